@@ -1,0 +1,3 @@
+from ecsram.cli import main
+
+main()

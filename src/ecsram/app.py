@@ -1,0 +1,178 @@
+"""The ASGI application: routes a request to the API gateway, health or admin endpoints.
+
+Kept as a plain ASGI callable: the API has one path, and a framework's routing and request
+objects would cost more per request than everything ecsram does with a signed call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from ecsram.clock import Clock
+from ecsram.config import Settings
+from ecsram.gateway import errors, render
+from ecsram.gateway.dispatch import Registry
+from ecsram.gateway.errors import ApiError
+from ecsram.gateway.pipeline import Gateway
+from ecsram.gateway.request import http_request_from_scope
+from ecsram.services import all_operations
+from ecsram.store.database import Database, DatabaseUnavailable
+
+log = logging.getLogger("ecsram")
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+HEALTH_PATH = "/_ecsram/health"
+CLOCK_PATH = "/_ecsram/clock"
+
+
+class ClientDisconnected(Exception):
+    pass
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise errors.request_too_large(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _header_bytes(scope: Scope) -> int:
+    return len(scope.get("raw_path") or b"") + len(scope.get("query_string", b"")) + sum(
+        len(name) + len(value) for name, value in scope["headers"]
+    )
+
+
+def _declared_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def send_response(send: Send, response: render.Response) -> None:
+    await send({"type": "http.response.start", "status": response.status, "headers": response.asgi_headers()})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+class EcsramApp:
+    """One per worker process; everything it holds is per-process (state lives in the store)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.clock = Clock(adjustable=settings.test_clock)
+        self.registry = Registry(all_operations())
+        self.database: Database | None = None
+        self.gateway: Gateway | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.database = Database(self.settings.database_url)
+        self.gateway = Gateway(self.database, self.registry, self.clock)
+
+    def stop(self) -> None:
+        if self.database is not None:
+            self.database.close()
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self.start()
+                except Exception as exc:  # reported to the server, which exits
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # --- requests -----------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        if self.gateway is None:  # servers that skip lifespan (tests driving the app directly)
+            self.start()
+        path = scope["path"]
+        try:
+            if _header_bytes(scope) > self.settings.max_header_bytes:
+                raise errors.request_header_too_large(self.settings.max_header_bytes)
+            declared = _declared_length(scope)
+            if declared is not None and declared > self.settings.max_body_bytes:
+                raise errors.request_too_large(self.settings.max_body_bytes)
+            body = await read_body(receive, self.settings.max_body_bytes)
+        except ClientDisconnected:
+            return
+        except ApiError as exc:
+            await send_response(send, render.error(render.new_request_id(), exc, product=None, xml=False))
+            return
+
+        if path == "/":
+            assert self.gateway is not None
+            response = self.gateway.handle(http_request_from_scope(scope, body))
+            await send_response(send, response)
+            self.gateway.housekeeping()
+        elif path == HEALTH_PATH:
+            await send_response(send, self._health())
+        elif path == CLOCK_PATH:
+            await send_response(send, self._clock(scope, body))
+        else:
+            err = ApiError("InvalidAction.NotFound", 404, f"Specified path {path[:128]} is not found; the API is served at /.")
+            await send_response(send, render.error(render.new_request_id(), err, product=None, xml=False))
+
+    def _health(self) -> render.Response:
+        assert self.database is not None
+        try:
+            with self.database.transaction(write=False):
+                pass
+        except DatabaseUnavailable as exc:
+            body = orjson.dumps({"status": "unavailable", "reason": str(exc)})
+            return render.Response(503, body, render.JSON_CONTENT_TYPE)
+        return render.Response(200, orjson.dumps({"status": "ok"}), render.JSON_CONTENT_TYPE)
+
+    def _clock(self, scope: Scope, body: bytes) -> render.Response:
+        """``POST /_ecsram/clock?advance=SECONDS`` moves the service clock (``--test-clock`` only)."""
+        assert self.database is not None
+        if not self.clock.adjustable:
+            return render.Response(404, b'{"status":"the service clock is fixed"}', render.JSON_CONTENT_TYPE)
+        if scope["method"] != "POST":
+            return render.Response(405, b'{"status":"use POST"}', render.JSON_CONTENT_TYPE)
+        query = dict(pair.split("=", 1) for pair in scope["query_string"].decode("latin-1").split("&") if "=" in pair)
+        try:
+            seconds = float(query.get("advance", ""))
+        except ValueError:
+            return render.Response(400, b'{"status":"advance=SECONDS is required"}', render.JSON_CONTENT_TYPE)
+        with self.database.transaction() as tx:
+            offset = self.clock.advance(tx, seconds)
+        return render.Response(200, orjson.dumps({"offsetSeconds": offset}), render.JSON_CONTENT_TYPE)
+
+
+def create_app() -> EcsramApp:
+    """The worker processes' entry point: settings come from the environment (see config.py)."""
+    return EcsramApp(Settings.from_env())

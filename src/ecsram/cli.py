@@ -1,0 +1,110 @@
+"""The ``ecsram`` command line."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import click
+
+from ecsram import __version__
+from ecsram.config import DEFAULT_HOST, DEFAULT_PORT, Settings
+from ecsram.store import accounts
+from ecsram.store.database import Database, DatabaseUnavailable, describe_url
+
+database_option = click.option(
+    "--database",
+    "database_url",
+    envvar="ECSRAM_DATABASE_URL",
+    default="",
+    show_envvar=True,
+    help="Database URL: sqlite:///PATH or postgresql://USER@HOST/DB. Default: a SQLite file in the user data directory.",
+)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="ecsram")
+def main() -> None:
+    """ecsram: a local emulator of Alibaba Cloud's instance RAM role system."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--host", default=DEFAULT_HOST, show_default=True, envvar="ECSRAM_HOST", help="Address to listen on.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535), envvar="ECSRAM_PORT")
+@database_option
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), envvar="ECSRAM_WORKERS")
+@click.option(
+    "--test-clock",
+    is_flag=True,
+    envvar="ECSRAM_TEST_CLOCK",
+    help="Let POST /_ecsram/clock?advance=SECONDS move the service clock (loopback only; for tests).",
+)
+def serve(host: str, port: int, database_url: str, workers: int, test_clock: bool) -> None:
+    """Run the API server (ECS, RAM, STS on one endpoint)."""
+    from ecsram.server import StartupRefused
+    from ecsram.server import serve as run_server
+
+    settings = Settings(host=host, port=port, database_url=database_url, workers=workers, test_clock=test_clock)
+    try:
+        run_server(settings)
+    except StartupRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(f"database unavailable: {exc}") from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+@main.command()
+@database_option
+def migrate(database_url: str) -> None:
+    """Bring the database schema up to date (serve does this too)."""
+    database = Database(Settings(database_url=database_url).database_url)
+    try:
+        database.migrate()
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        database.close()
+    click.echo(f"schema up to date: {describe_url(database.url)}")
+
+
+@main.group()
+def account() -> None:
+    """Manage accounts (works on the store directly, with or without a running server)."""
+
+
+@account.command("create")
+@click.option("--account-id", default=None, help="16 digits; generated if omitted.")
+@click.option("--access-key-id", default=None, help="Root AccessKeyId; generated if omitted.")
+@click.option("--access-key-secret", default=None, help="Root AccessKeySecret; generated if omitted.")
+@database_option
+def account_create(
+    account_id: str | None, access_key_id: str | None, access_key_secret: str | None, database_url: str
+) -> None:
+    """Create an account with its own root AccessKey, and print it."""
+    if bool(access_key_id) != bool(access_key_secret):
+        raise click.UsageError("give both --access-key-id and --access-key-secret, or neither")
+    from ecsram.server import prepare_store
+
+    database = Database(Settings(database_url=database_url).database_url)
+    try:
+        prepare_store(database)
+        with database.transaction() as tx:
+            key = accounts.create_account(
+                tx,
+                time.time(),
+                account_id=account_id,
+                access_key_id=access_key_id,
+                access_key_secret=access_key_secret,
+            )
+    except accounts.AccountConflict as exc:
+        raise click.ClickException(str(exc)) from None
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        database.close()
+    click.echo(f"AccountId:       {key.account_id}")
+    click.echo(f"AccessKeyId:     {key.access_key_id}")
+    click.echo(f"AccessKeySecret: {key.secret}")

@@ -1,0 +1,99 @@
+"""Settings: command-line flags and ECSRAM_* environment variables, in one place.
+
+Worker processes are started by the ASGI server and rebuild their settings from the
+environment, so ``Settings.to_env`` / ``Settings.from_env`` are exact inverses.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+from ecsram.store.database import normalise_url
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8877
+
+# Well-known defaults so that `ecsram serve` works with no set-up. They are public, so a server
+# listening beyond loopback refuses to start while they are active (see server.py).
+DEFAULT_ACCOUNT_ID = "1000000000000001"
+DEFAULT_ROOT_ACCESS_KEY_ID = "LTAI5tEcsramDefaultRoot1"
+DEFAULT_ROOT_ACCESS_KEY_SECRET = "EcsramDefaultRootSecretNotSafe"
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_HEADER_BYTES = 64 * 1024
+
+
+def default_database_url() -> str:
+    """A SQLite file in the per-user data directory (e.g. ~/.local/share/ecsram on Linux)."""
+    return f"sqlite:///{Path(user_data_dir('ecsram', appauthor=False)) / 'ecsram.db'}"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    database_url: str = ""
+    workers: int = 1
+    # A settable clock offset for tests of credential expiry (see docs/configuration.md).
+    test_clock: bool = False
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_header_bytes: int = MAX_HEADER_BYTES
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "database_url", normalise_url(self.database_url or default_database_url()))
+
+    @property
+    def loopback_only(self) -> bool:
+        return is_loopback(self.host)
+
+    _ENV = {
+        "host": "ECSRAM_HOST",
+        "port": "ECSRAM_PORT",
+        "database_url": "ECSRAM_DATABASE_URL",
+        "workers": "ECSRAM_WORKERS",
+        "test_clock": "ECSRAM_TEST_CLOCK",
+        "max_body_bytes": "ECSRAM_MAX_BODY_BYTES",
+        "max_header_bytes": "ECSRAM_MAX_HEADER_BYTES",
+    }
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(cls._ENV[f.name])
+            if raw is None or raw == "":
+                continue
+            if f.type in ("int", int):
+                values[f.name] = int(raw)
+            elif f.type in ("bool", bool):
+                values[f.name] = _flag(raw)
+            else:
+                values[f.name] = raw
+        return cls(**values)  # type: ignore[arg-type]
+
+    def to_env(self) -> dict[str, str]:
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[self._ENV[f.name]] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        return out

@@ -1,0 +1,41 @@
+"""The one context object a request carries through the pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ecsram.gateway.request import HttpRequest
+from ecsram.iam.principal import Principal
+from ecsram.store.sql import Tx
+
+if TYPE_CHECKING:
+    from ecsram.gateway.dispatch import Operation
+
+
+@dataclass(slots=True)
+class Call:
+    request_id: str
+    http: HttpRequest
+    params: dict[str, str] = field(default_factory=dict)
+    query_pairs: list[tuple[str, str]] = field(default_factory=list)
+    action: str | None = None
+    version: str | None = None
+    xml: bool = False
+    v3: bool = False
+    operation: Operation | None = None
+    principal: Principal | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    # Set once the transaction is open: the store handle and the service time (epoch seconds).
+    tx: Tx | None = None
+    now: float = 0.0
+
+    @property
+    def store(self) -> Tx:
+        assert self.tx is not None, "the transaction opens before any handler runs"
+        return self.tx
+
+    @property
+    def caller(self) -> Principal:
+        assert self.principal is not None, "authentication runs before any handler"
+        return self.principal

@@ -1,0 +1,117 @@
+"""The request path, as a pipeline of small steps around one ``Call``.
+
+    read      method, parameters, V1/V3, Action, Version, Format
+    resolve   (Action, Version) -> Operation
+    -- one transaction --
+    authenticate   signature, timestamp, AccessKey / STS token, nonce   (kept even if the operation fails)
+    -- savepoint: everything below is undone if it fails --
+    validate  parameters against the operation's spec
+    authorize RAM policy check for users and role sessions
+    invoke    the operation's handler
+    render    JSON / XML, status, x-acs-request-id
+
+A cross-cutting concern (throttling, fault injection, audit) is one more step here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ecsram.clock import Clock
+from ecsram.gateway import errors, render
+from ecsram.gateway.authn import authenticate
+from ecsram.gateway.authz import authorize
+from ecsram.gateway.context import Call
+from ecsram.gateway.dispatch import Registry
+from ecsram.gateway.errors import ApiError
+from ecsram.gateway.request import HttpRequest, parse_parameters
+from ecsram.store import nonces
+from ecsram.store.database import Database, DatabaseUnavailable
+
+log = logging.getLogger("ecsram.gateway")
+
+_METHODS = frozenset(("GET", "POST"))
+NONCE_PRUNE_INTERVAL_SECONDS = 1.0
+
+
+def read(call: Call) -> None:
+    http = call.http
+    if http.method not in _METHODS:
+        raise errors.unsupported_http_method(http.method[:16])
+    parsed = parse_parameters(http)
+    call.params = parsed.params
+    call.query_pairs = parsed.query_pairs
+    call.xml = call.params.get("Format", "").lower() == "xml"
+    call.v3 = http.headers.get("authorization", "").startswith("ACS3-")
+    if call.v3:
+        call.action = http.headers.get("x-acs-action") or call.params.get("Action")
+        call.version = http.headers.get("x-acs-version") or call.params.get("Version")
+    else:
+        call.action = call.params.get("Action")
+        call.version = call.params.get("Version")
+
+
+def validate(call: Call) -> None:
+    assert call.operation is not None
+    call.args = call.operation.params.validate(call.params)
+
+
+def invoke(call: Call) -> dict[str, Any]:
+    assert call.operation is not None
+    return call.operation.handler(call)
+
+
+class Gateway:
+    def __init__(self, database: Database, registry: Registry, clock: Clock) -> None:
+        self.database = database
+        self.registry = registry
+        self.clock = clock
+        self._next_prune = 0.0
+
+    def handle(self, http: HttpRequest) -> render.Response:
+        call = Call(request_id=render.new_request_id(), http=http)
+        try:
+            read(call)
+            call.operation = self.registry.resolve(call.action, call.version)
+            with self.database.transaction() as tx:
+                call.tx = tx
+                call.now = self.clock.now(tx)
+                call.principal = authenticate(call, wall_now=self.clock.wall())
+                outcome = self._run_operation(call)
+        except ApiError as exc:
+            outcome = exc
+        except DatabaseUnavailable as exc:
+            log.warning("database unavailable: %s", exc)
+            outcome = errors.service_unavailable()
+        except Exception:
+            log.exception("request %s failed unexpectedly", call.request_id)
+            outcome = errors.internal_error()
+        product = call.operation.product if call.operation else None
+        if isinstance(outcome, ApiError):
+            return render.error(call.request_id, outcome, product=product, xml=call.xml)
+        assert call.operation is not None
+        return render.success(call.request_id, call.operation.action, outcome, xml=call.xml)
+
+    @staticmethod
+    def _run_operation(call: Call) -> dict[str, Any] | ApiError:
+        """Run the operation; if it fails, undo its effects but keep authentication's (the nonce)."""
+        try:
+            with call.store.savepoint():
+                validate(call)
+                authorize(call)
+                return invoke(call)
+        except ApiError as exc:
+            return exc
+
+    def housekeeping(self) -> None:
+        """Prune expired nonces, at most once per interval per process (between requests)."""
+        wall = self.clock.wall()
+        if wall < self._next_prune:
+            return
+        self._next_prune = wall + NONCE_PRUNE_INTERVAL_SECONDS
+        try:
+            with self.database.transaction() as tx:
+                nonces.prune(tx, wall)
+        except DatabaseUnavailable as exc:
+            log.warning("nonce pruning skipped: %s", exc)

@@ -1,0 +1,92 @@
+"""From an ASGI request to the API call it carries: method, headers, merged parameters.
+
+Parameters come from the query string and an ``application/x-www-form-urlencoded`` body,
+merged, with blank values kept (the v1 Python SDK signs ``SignatureType=``). V3 requests carry
+Action and Version only in the ``x-acs-action`` / ``x-acs-version`` headers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from ecsram.gateway import errors
+
+MAX_PARAMETERS = 1000
+
+
+@dataclass(slots=True)
+class HttpRequest:
+    method: str
+    query_string: bytes
+    raw_headers: list[tuple[bytes, bytes]]
+    headers: dict[str, str]
+    body: bytes
+    client_ip: str
+    secure: bool
+
+    def header_values(self) -> dict[str, list[str]]:
+        """Every value of every header, by lower-case name (V3 canonicalisation needs repeats)."""
+        values: dict[str, list[str]] = {}
+        for name, value in self.raw_headers:
+            values.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+        return values
+
+
+def http_request_from_scope(scope: dict[str, Any], body: bytes) -> HttpRequest:
+    raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+    headers: dict[str, str] = {}
+    for name, value in raw_headers:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        headers[key] = f"{headers[key]},{text}" if key in headers else text
+    client = scope.get("client")
+    return HttpRequest(
+        method=scope["method"],
+        query_string=scope.get("query_string", b""),
+        raw_headers=raw_headers,
+        headers=headers,
+        body=body,
+        client_ip=client[0] if client else "",
+        secure=scope.get("scheme") == "https",
+    )
+
+
+def decode_pairs(raw: bytes, where: str) -> list[tuple[str, str]]:
+    """Decode ``a=1&b=&c`` (``+`` is a space) strictly as UTF-8; NUL is never a valid character."""
+    if not raw:
+        return []
+    if raw.count(b"&") >= MAX_PARAMETERS:
+        raise errors.ApiError("InvalidParameter", 400, f"The {where} has more than {MAX_PARAMETERS} parameters.")
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise errors.bad_encoding(where) from None
+    for name, value in pairs:
+        if "\x00" in name or "\x00" in value:
+            raise errors.bad_encoding(where)
+    return pairs
+
+
+def _is_form(headers: dict[str, str]) -> bool:
+    content_type = headers.get("content-type", "")
+    return content_type.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded"
+
+
+@dataclass(slots=True)
+class ParsedParameters:
+    query_pairs: list[tuple[str, str]]
+    params: dict[str, str] = field(default_factory=dict)
+
+
+def parse_parameters(http: HttpRequest) -> ParsedParameters:
+    """Merge query and form body; a name given twice is ambiguous and refused."""
+    query_pairs = decode_pairs(http.query_string, "query string")
+    body_pairs = decode_pairs(http.body, "request body") if http.body and _is_form(http.headers) else []
+    params: dict[str, str] = {}
+    for name, value in (*query_pairs, *body_pairs):
+        if name in params:
+            raise errors.invalid_parameter(name[:128], "The parameter is given more than once.")
+        params[name] = value
+    return ParsedParameters(query_pairs, params)

@@ -1,0 +1,10 @@
+"""Operations by product; ``all_operations`` is what the gateway dispatches to."""
+
+from __future__ import annotations
+
+from ecsram.gateway.dispatch import Operation
+from ecsram.services.ecs import regions
+
+
+def all_operations() -> list[Operation]:
+    return [*regions.OPERATIONS]

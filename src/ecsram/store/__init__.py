@@ -1,0 +1,1 @@
+"""Durable state: schema, migrations, prepared statements and one repository per family."""

@@ -1,0 +1,137 @@
+"""Accounts and their AccessKeys."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, func, insert, select
+
+from ecsram.store.schema import access_keys, accounts
+from ecsram.store.sql import Statement, Tx
+from ecsram.store.times import iso
+
+ACCOUNT_ID = re.compile(r"[0-9]{16}")
+ACCESS_KEY_ID = re.compile(r"[A-Za-z0-9]{16,64}")
+ACCESS_KEY_SECRET = re.compile(r"[A-Za-z0-9]{16,128}")
+_ALPHANUMERIC = string.ascii_letters + string.digits
+
+ACTIVE = "Active"
+INACTIVE = "Inactive"
+
+
+class AccountConflict(ValueError):
+    """The account or AccessKey to create exists already, or is malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKey:
+    access_key_id: str
+    secret: str
+    account_id: str
+    user_id: str | None
+    status: str
+
+
+_FIND_KEY = Statement(
+    "find_access_key",
+    select(access_keys.c.access_key_secret, access_keys.c.account_id, access_keys.c.user_id, access_keys.c.status).where(
+        access_keys.c.access_key_id == bindparam("access_key_id")
+    ),
+)
+_ACCOUNT_EXISTS = Statement(
+    "account_exists", select(accounts.c.account_id).where(accounts.c.account_id == bindparam("account_id"))
+)
+_COUNT_ACCOUNTS = Statement("count_accounts", select(func.count()).select_from(accounts))
+_INSERT_ACCOUNT = Statement(
+    "insert_account", insert(accounts).values(account_id=bindparam("account_id"), created_at=bindparam("created_at"))
+)
+_INSERT_KEY = Statement(
+    "insert_access_key",
+    insert(access_keys).values(
+        access_key_id=bindparam("access_key_id"),
+        access_key_secret=bindparam("secret"),
+        account_id=bindparam("account_id"),
+        user_id=bindparam("user_id"),
+        status=bindparam("status"),
+        created_at=bindparam("created_at"),
+    ),
+)
+_ROOT_KEYS = Statement(
+    "root_keys",
+    select(access_keys.c.access_key_id, access_keys.c.account_id, access_keys.c.status).where(
+        access_keys.c.user_id.is_(None)
+    ),
+)
+
+
+def find_access_key(tx: Tx, access_key_id: str) -> AccessKey | None:
+    row = tx.one(_FIND_KEY, {"access_key_id": access_key_id})
+    if row is None:
+        return None
+    return AccessKey(access_key_id, row[0], row[1], row[2], row[3])
+
+
+def count_accounts(tx: Tx) -> int:
+    return int(tx.scalar(_COUNT_ACCOUNTS))
+
+
+def root_keys(tx: Tx) -> list[tuple[str, str, str]]:
+    """(AccessKeyId, account ID, status) of every root key."""
+    return [tuple(row) for row in tx.all(_ROOT_KEYS)]
+
+
+def new_access_key_id() -> str:
+    return "LTAI" + "".join(secrets.choice(_ALPHANUMERIC) for _ in range(20))
+
+
+def new_access_key_secret() -> str:
+    return "".join(secrets.choice(_ALPHANUMERIC) for _ in range(30))
+
+
+def new_account_id() -> str:
+    return "1" + "".join(secrets.choice(string.digits) for _ in range(15))
+
+
+def insert_access_key(tx: Tx, key: AccessKey, now: float) -> None:
+    tx.run(
+        _INSERT_KEY,
+        {
+            "access_key_id": key.access_key_id,
+            "secret": key.secret,
+            "account_id": key.account_id,
+            "user_id": key.user_id,
+            "status": key.status,
+            "created_at": iso(now),
+        },
+    )
+
+
+def create_account(
+    tx: Tx,
+    now: float,
+    *,
+    account_id: str | None = None,
+    access_key_id: str | None = None,
+    access_key_secret: str | None = None,
+) -> AccessKey:
+    """A new account with an active root AccessKey (generated where not given)."""
+    account_id = account_id or new_account_id()
+    access_key_id = access_key_id or new_access_key_id()
+    access_key_secret = access_key_secret or new_access_key_secret()
+    if not ACCOUNT_ID.fullmatch(account_id):
+        raise AccountConflict(f"account ID {account_id!r} is not 16 digits")
+    if not ACCESS_KEY_ID.fullmatch(access_key_id) or access_key_id.upper().startswith("STS"):
+        raise AccountConflict("an AccessKeyId is 16 to 64 letters and digits and does not start with STS")
+    if not ACCESS_KEY_SECRET.fullmatch(access_key_secret):
+        raise AccountConflict("an AccessKeySecret is 16 to 128 letters and digits")
+    if tx.one(_ACCOUNT_EXISTS, {"account_id": account_id}) is not None:
+        raise AccountConflict(f"account {account_id} exists already")
+    if find_access_key(tx, access_key_id) is not None:
+        raise AccountConflict(f"AccessKeyId {access_key_id} is in use already")
+    tx.run(_INSERT_ACCOUNT, {"account_id": account_id, "created_at": iso(now)})
+    key = AccessKey(access_key_id, access_key_secret, account_id, None, ACTIVE)
+    insert_access_key(tx, key, now)
+    return key
