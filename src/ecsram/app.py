@@ -54,8 +54,10 @@ async def read_body(receive: Receive, limit: int) -> bytes:
 
 
 def _header_bytes(scope: Scope) -> int:
-    return len(scope.get("raw_path") or b"") + len(scope.get("query_string", b"")) + sum(
-        len(name) + len(value) for name, value in scope["headers"]
+    return (
+        len(scope.get("raw_path") or b"")
+        + len(scope.get("query_string", b""))
+        + sum(len(name) + len(value) for name, value in scope["headers"])
     )
 
 
@@ -143,7 +145,9 @@ class EcsramApp:
         elif path == CLOCK_PATH:
             await send_response(send, self._clock(scope, body))
         else:
-            err = ApiError("InvalidAction.NotFound", 404, f"Specified path {path[:128]} is not found; the API is served at /.")
+            err = ApiError(
+                "InvalidAction.NotFound", 404, f"Specified path {path[:128]} is not found; the API is served at /."
+            )
             await send_response(send, render.error(render.new_request_id(), err, product=None, xml=False))
 
     def _health(self) -> render.Response:

@@ -18,7 +18,7 @@ database_option = click.option(
     envvar="ECSRAM_DATABASE_URL",
     default="",
     show_envvar=True,
-    help="Database URL: sqlite:///PATH or postgresql://USER@HOST/DB. Default: a SQLite file in the user data directory.",
+    help="Database URL: sqlite:///PATH or postgresql://USER@HOST/DB (default: SQLite in the user data directory).",
 )
 
 
@@ -42,7 +42,7 @@ def main() -> None:
 )
 def serve(host: str, port: int, database_url: str, workers: int, test_clock: bool) -> None:
     """Run the API server (ECS, RAM, STS on one endpoint)."""
-    from ecsram.server import StartupRefused
+    from ecsram.bootstrap import StartupRefused
     from ecsram.server import serve as run_server
 
     settings = Settings(host=host, port=port, database_url=database_url, workers=workers, test_clock=test_clock)
@@ -86,7 +86,7 @@ def account_create(
     """Create an account with its own root AccessKey, and print it."""
     if bool(access_key_id) != bool(access_key_secret):
         raise click.UsageError("give both --access-key-id and --access-key-secret, or neither")
-    from ecsram.server import prepare_store
+    from ecsram.bootstrap import prepare_store
 
     database = Database(Settings(database_url=database_url).database_url)
     try:

@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import ClassVar
 
 from platformdirs import user_data_dir
 
@@ -65,7 +66,7 @@ class Settings:
     def loopback_only(self) -> bool:
         return is_loopback(self.host)
 
-    _ENV = {
+    _ENV: ClassVar[dict[str, str]] = {
         "host": "ECSRAM_HOST",
         "port": "ECSRAM_PORT",
         "database_url": "ECSRAM_DATABASE_URL",

@@ -3,61 +3,41 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
-import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from ecsram.config import DEFAULT_ACCOUNT_ID, DEFAULT_ROOT_ACCESS_KEY_ID, DEFAULT_ROOT_ACCESS_KEY_SECRET, Settings
+import uvicorn
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
+
+from ecsram.bootstrap import Bootstrap, StartupRefused, prepare_store
+from ecsram.config import DEFAULT_ROOT_ACCESS_KEY_ID, DEFAULT_ROOT_ACCESS_KEY_SECRET, Settings
 from ecsram.store import accounts
-from ecsram.store import settings as stored_settings
 from ecsram.store.database import Database, describe_url
 
 
-class StartupRefused(Exception):
-    """The server must not start as configured; the message says why and what to do."""
+class SingleProcessServer(uvicorn.Server):
+    """Stops gracefully on SIGINT/SIGTERM and then exits 0 (uvicorn would re-raise the signal)."""
 
-
-@dataclass(frozen=True)
-class Bootstrap:
-    created_account: accounts.AccessKey | None
-    root_keys: list[tuple[str, str, str]]
-
-
-def _initial_root_key() -> tuple[str, str, str, bool]:
-    """Account ID, AccessKeyId, secret for the first account, and whether they are the defaults."""
-    account_id = os.environ.get("ECSRAM_ACCOUNT_ID") or DEFAULT_ACCOUNT_ID
-    key_id = os.environ.get("ECSRAM_ROOT_ACCESS_KEY_ID", "")
-    secret = os.environ.get("ECSRAM_ROOT_ACCESS_KEY_SECRET", "")
-    if bool(key_id) != bool(secret):
-        raise StartupRefused("set both ECSRAM_ROOT_ACCESS_KEY_ID and ECSRAM_ROOT_ACCESS_KEY_SECRET, or neither")
-    if key_id:
-        return account_id, key_id, secret, False
-    return account_id, DEFAULT_ROOT_ACCESS_KEY_ID, DEFAULT_ROOT_ACCESS_KEY_SECRET, True
-
-
-def prepare_store(database: Database) -> Bootstrap:
-    """Migrate; create the token secret and, on an empty store, the first account."""
-    database.migrate()
-    created = None
-    with database.transaction() as tx:
-        stored_settings.ensure_token_secret(tx)
-        if accounts.count_accounts(tx) == 0:
-            account_id, key_id, secret, _default = _initial_root_key()
-            try:
-                created = accounts.create_account(
-                    tx, time.time(), account_id=account_id, access_key_id=key_id, access_key_secret=secret
-                )
-            except accounts.AccountConflict as exc:
-                raise StartupRefused(f"cannot create the first account: {exc}") from exc
-        keys = accounts.root_keys(tx)
-    return Bootstrap(created, keys)
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def check_safe_to_serve(settings: Settings, bootstrap: Bootstrap) -> None:
     if settings.loopback_only:
         return
-    if any(key_id == DEFAULT_ROOT_ACCESS_KEY_ID and status == accounts.ACTIVE for key_id, _a, status in bootstrap.root_keys):
+    if any(
+        key_id == DEFAULT_ROOT_ACCESS_KEY_ID and status == accounts.ACTIVE for key_id, _a, status in bootstrap.root_keys
+    ):
         raise StartupRefused(
             f"refusing to listen on {settings.host}: the store holds the well-known default root key "
             f"{DEFAULT_ROOT_ACCESS_KEY_ID}, which anyone can use. Start on a new database with "
@@ -79,31 +59,27 @@ def bind(host: str, port: int) -> socket.socket:
 
 def banner(settings: Settings, sock: socket.socket, bootstrap: Bootstrap) -> str:
     host, port = sock.getsockname()[:2]
-    shown_host = f"[{host}]" if ":" in host else host
+    shown = f"[{host}]" if ":" in host else host
+    workers = f"{settings.workers} worker{'s' if settings.workers > 1 else ''}"
     lines = [
-        f"ecsram listening on http://{shown_host}:{port} ({settings.workers} worker{'s' if settings.workers > 1 else ''})",
+        f"ecsram listening on http://{shown}:{port} ({workers})",
         f"  database: {describe_url(settings.database_url)}",
     ]
-    if bootstrap.created_account is not None:
-        key = bootstrap.created_account
-        lines.append(f"  created account {key.account_id}")
-    for key_id, account_id, status in bootstrap.root_keys:
-        if status != accounts.ACTIVE:
-            continue
-        if key_id == DEFAULT_ROOT_ACCESS_KEY_ID:
-            lines.append(
-                f"  account {account_id}: AccessKeyId {key_id}  AccessKeySecret {DEFAULT_ROOT_ACCESS_KEY_SECRET} (default)"
-            )
-        else:
-            lines.append(f"  account {account_id}: AccessKeyId {key_id}")
-    lines.append(f"  endpoint for SDKs: {shown_host}:{port}   health: http://{shown_host}:{port}/_ecsram/health")
+    active = [(key_id, account_id) for key_id, account_id, status in bootstrap.root_keys if status == accounts.ACTIVE]
+    for key_id, account_id in active[:3]:
+        secret = (
+            f"  AccessKeySecret {DEFAULT_ROOT_ACCESS_KEY_SECRET} (default)"
+            if key_id == DEFAULT_ROOT_ACCESS_KEY_ID
+            else ""
+        )
+        lines.append(f"  account {account_id}: AccessKeyId {key_id}{secret}")
+    if len(active) > 3:
+        lines.append(f"  ... and {len(active) - 3} more accounts")
+    lines.append(f"  SDK endpoint: {shown}:{port}   health: http://{shown}:{port}/_ecsram/health")
     return "\n".join(lines)
 
 
 def serve(settings: Settings) -> None:
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
     database = Database(settings.database_url)
     try:
         bootstrap = prepare_store(database)
@@ -128,9 +104,12 @@ def serve(settings: Settings) -> None:
         workers=settings.workers,
     )
     if settings.workers > 1:
-        Multiprocess(config, sockets=[sock]).run()
+        supervisor = Multiprocess(config, sockets=[sock])
+        supervisor.run()
+        if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+            sys.exit(STARTUP_FAILURE)
     else:
-        server = uvicorn.Server(config)
+        server = SingleProcessServer(config)
         server.run(sockets=[sock])
         if not server.started:
-            sys.exit(3)
+            sys.exit(STARTUP_FAILURE)

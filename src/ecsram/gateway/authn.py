@@ -54,9 +54,13 @@ def _v1_claim(call: Call) -> Claim:
         if not params.get(name):
             raise errors.missing_parameter(name)
     if params["SignatureMethod"] != "HMAC-SHA1":
-        raise errors.incomplete_signature(f"SignatureMethod {params['SignatureMethod'][:64]!r} is not supported; use HMAC-SHA1.")
+        raise errors.incomplete_signature(
+            f"SignatureMethod {params['SignatureMethod'][:64]!r} is not supported; use HMAC-SHA1."
+        )
     if params["SignatureVersion"] != "1.0":
-        raise errors.incomplete_signature(f"SignatureVersion {params['SignatureVersion'][:64]!r} is not supported; use 1.0.")
+        raise errors.incomplete_signature(
+            f"SignatureVersion {params['SignatureVersion'][:64]!r} is not supported; use 1.0."
+        )
     return Claim(
         params["AccessKeyId"],
         params["Signature"],
@@ -115,7 +119,9 @@ def authenticate(call: Call, *, wall_now: float) -> Principal:
     if abs(wall_now - signed_at) > TIMESTAMP_WINDOW_SECONDS:
         raise errors.timestamp_expired(claim.timestamp[:40])
     if len(claim.nonce) > nonces.MAX_NONCE_LENGTH:
-        raise errors.invalid_parameter("SignatureNonce", f"It must be at most {nonces.MAX_NONCE_LENGTH} characters long.")
+        raise errors.invalid_parameter(
+            "SignatureNonce", f"It must be at most {nonces.MAX_NONCE_LENGTH} characters long."
+        )
 
     secret, principal = credentials.resolve(call.store, claim.access_key_id, claim.security_token, call.now)
 

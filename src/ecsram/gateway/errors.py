@@ -96,7 +96,9 @@ def unsupported_http_method(method: str) -> ApiError:
 
 
 def action_not_found(action: str) -> ApiError:
-    return ApiError("InvalidAction.NotFound", 404, f"Specified api {action} is not found, please check your url and method.")
+    return ApiError(
+        "InvalidAction.NotFound", 404, f"Specified api {action} is not found, please check your url and method."
+    )
 
 
 def invalid_version(version: str) -> ApiError:

@@ -28,7 +28,9 @@ def percent_encode(text: str) -> str:
 
 def v1_canonical_query(params: Mapping[str, str]) -> str:
     return "&".join(
-        f"{percent_encode(name)}={percent_encode(value)}" for name, value in sorted(params.items()) if name != "Signature"
+        f"{percent_encode(name)}={percent_encode(value)}"
+        for name, value in sorted(params.items())
+        if name != "Signature"
     )
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class PrincipalKind(str, Enum):
+class PrincipalKind(StrEnum):
     ROOT = "root"
     USER = "user"
     ROLE_SESSION = "role_session"

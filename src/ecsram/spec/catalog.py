@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from ecsram.gateway.errors import ApiError
 from ecsram.spec.params import INT32, INT64, Boolean, Integer, Number, Param, String
 
 PRODUCTS = {"ecs": ("Ecs", "2014-05-26"), "ram": ("Ram", "2015-05-01"), "sts": ("Sts", "2015-04-01")}
@@ -67,3 +68,27 @@ def catalogue_params(product_key: str, action: str) -> tuple[Param, ...]:
     api = load(product_key)["apis"][action]
     params = (_param_from_catalogue(entry) for entry in api["parameters"])
     return tuple(p for p in params if p is not None)
+
+
+def api_error(
+    product_key: str,
+    action: str,
+    code: str,
+    *,
+    fallback: tuple[int, str] | None = None,
+    detail: str | None = None,
+) -> ApiError:
+    """The error the vendor publishes for ``code`` on ``action`` (status and message).
+
+    ``fallback`` is used where the vendor does not publish the code for this operation;
+    ``detail`` fills the placeholder of messages published as a bare ``%s``.
+    """
+    published = vendor_error(product_key, action, code)
+    if published is None:
+        if fallback is None:
+            raise LookupError(f"{code} is not published for {action} and no fallback was given")
+        published = fallback
+    status, message = published
+    if "%s" in message:
+        message = message.replace("%s", detail or code)
+    return ApiError(code, status, message)

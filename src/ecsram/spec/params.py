@@ -7,6 +7,7 @@ the cloud gives for it. Operations take most of their specs from the vendor cata
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -95,7 +96,7 @@ class Number(Param):
             value = float(raw)
         except ValueError:
             raise self.invalid("It must be a number.") from None
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise self.invalid("It must be a finite number.")
         if (self.minimum is not None and value < self.minimum) or (self.maximum is not None and value > self.maximum):
             raise self.invalid(f"It must be between {self.minimum} and {self.maximum}.")

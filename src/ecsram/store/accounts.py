@@ -37,9 +37,9 @@ class AccessKey:
 
 _FIND_KEY = Statement(
     "find_access_key",
-    select(access_keys.c.access_key_secret, access_keys.c.account_id, access_keys.c.user_id, access_keys.c.status).where(
-        access_keys.c.access_key_id == bindparam("access_key_id")
-    ),
+    select(
+        access_keys.c.access_key_secret, access_keys.c.account_id, access_keys.c.user_id, access_keys.c.status
+    ).where(access_keys.c.access_key_id == bindparam("access_key_id")),
 )
 _ACCOUNT_EXISTS = Statement(
     "account_exists", select(accounts.c.account_id).where(accounts.c.account_id == bindparam("account_id"))
@@ -135,3 +135,15 @@ def create_account(
     key = AccessKey(access_key_id, access_key_secret, account_id, None, ACTIVE)
     insert_access_key(tx, key, now)
     return key
+
+
+_SET_STATUS = Statement(
+    "set_access_key_status",
+    access_keys.update()
+    .where(access_keys.c.access_key_id == bindparam("access_key_id"))
+    .values(status=bindparam("status")),
+)
+
+
+def set_access_key_status(tx: Tx, access_key_id: str, status: str) -> bool:
+    return tx.run(_SET_STATUS, {"access_key_id": access_key_id, "status": status}) == 1

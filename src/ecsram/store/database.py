@@ -93,7 +93,7 @@ class Database:
                 fairy = self.engine.raw_connection()
             except Exception as exc:
                 raise DatabaseUnavailable(f"cannot connect to {describe_url(self.url)}: {exc}") from exc
-            driver = fairy.driver_connection
+            driver: Any = fairy.driver_connection
             if self.dialect_name == "sqlite":
                 driver.isolation_level = None  # we issue BEGIN / COMMIT ourselves
             else:
@@ -165,5 +165,7 @@ class Database:
                     connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})")
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
-        except (sa_exc.OperationalError, sa_exc.InterfaceError, *self._unavailable) as exc:
+        except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+            raise DatabaseUnavailable(f"cannot migrate {describe_url(self.url)}: {exc}") from exc
+        except self._unavailable as exc:
             raise DatabaseUnavailable(f"cannot migrate {describe_url(self.url)}: {exc}") from exc

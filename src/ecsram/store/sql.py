@@ -75,9 +75,7 @@ class Statement:
         self._by_dialect: dict[str, CompiledSql] = {}
 
     @classmethod
-    def per_dialect(
-        cls, name: str, build: Callable[[str], ClauseElement], *, lists: tuple[str, ...] = ()
-    ) -> Statement:
+    def per_dialect(cls, name: str, build: Callable[[str], ClauseElement], *, lists: tuple[str, ...] = ()) -> Statement:
         """A statement whose construct depends on the dialect (e.g. INSERT ... ON CONFLICT)."""
         statement = cls.__new__(cls)
         statement.name = name

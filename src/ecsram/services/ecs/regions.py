@@ -46,7 +46,8 @@ _LANGUAGES = ("en-US", "zh-CN", "ja")
 
 
 def region_not_found() -> ApiError:
-    return ApiError("InvalidRegionId.NotFound", 404, "The specified RegionId does not exist.")
+    # The vendor publishes this wording (with RunInstances / CreateInstance) for every region check.
+    return catalog.api_error("ecs", "CreateInstance", "InvalidRegionId.NotFound")
 
 
 def _check_region(raw: str) -> str:
@@ -69,19 +70,19 @@ def _local_name(region_id: str, language: str) -> str:
 
 def _check_language(raw: str) -> str:
     if raw not in _LANGUAGES:
-        raise ApiError("InvalidAcceptLanguage.NotFound", 404, "The specified AcceptLanguage is not found.")
+        raise catalog.api_error("ecs", "DescribeRegions", "InvalidAcceptLanguage.NotFound")
     return raw
 
 
 def _check_charge_type(raw: str) -> str:
     if raw not in ("PrePaid", "PostPaid"):
-        raise ApiError("Invalid.InstanceChargeType", 403, "The specified InstanceChargeType is invalid.")
+        raise catalog.api_error("ecs", "DescribeRegions", "Invalid.InstanceChargeType")
     return raw
 
 
 def _check_resource_type(raw: str) -> str:
     if raw not in ("instance", "disk", "reservedinstance", "scu"):
-        raise ApiError("InvalidResourceType.NotFound", 404, "The ResourceType provided does not exist in our records.")
+        raise catalog.api_error("ecs", "DescribeRegions", "InvalidResourceType.NotFound")
     return raw
 
 

@@ -1,0 +1,166 @@
+"""A real ecsram server in a child process, for tests (yours and ours).
+
+with ServerProcess(database_url) as server:
+    server.endpoint   # "127.0.0.1:PORT", what the SDKs take
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+_LISTENING = re.compile(r"ecsram listening on http://([^\s]+):(\d+)")
+
+
+class ServerFailed(RuntimeError):
+    pass
+
+
+class ServerProcess:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        workers: int = 1,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        test_clock: bool = False,
+        extra_args: tuple[str, ...] = (),
+        env: Mapping[str, str] | None = None,
+        startup_timeout: float = 20.0,
+    ) -> None:
+        self.database_url = database_url
+        self.workers = workers
+        self.host = host
+        self.requested_port = port
+        self.test_clock = test_clock
+        self.extra_args = extra_args
+        self.env = dict(env or {})
+        self.startup_timeout = startup_timeout
+        self.process: subprocess.Popen[str] | None = None
+        self.port = 0
+        self.output: list[str] = []
+        self._reader: threading.Thread | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.endpoint}"
+
+    def command(self) -> list[str]:
+        args = [
+            sys.executable,
+            "-m",
+            "ecsram",
+            "serve",
+            "--host",
+            self.host,
+            "--port",
+            str(self.requested_port or self.port or 0),
+            "--database",
+            self.database_url,
+            "--workers",
+            str(self.workers),
+        ]
+        if self.test_clock:
+            args.append("--test-clock")
+        return [*args, *self.extra_args]
+
+    def start(self) -> ServerProcess:
+        env = {**os.environ, **self.env}
+        env.setdefault("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+        self.output = []
+        self.process = subprocess.Popen(
+            self.command(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
+        port_found = threading.Event()
+
+        def pump() -> None:
+            assert self.process is not None and self.process.stdout is not None
+            for line in self.process.stdout:
+                self.output.append(line)
+                match = _LISTENING.search(line)
+                if match:
+                    self.port = int(match.group(2))
+                    port_found.set()
+
+        self._reader = threading.Thread(target=pump, daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + self.startup_timeout
+        if not port_found.wait(self.startup_timeout):
+            self.stop()
+            raise ServerFailed("server did not report its port:\n" + "".join(self.output))
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerFailed("server exited:\n" + "".join(self.output))
+            if self.healthy():
+                return self
+            time.sleep(0.02)
+        self.stop()
+        raise ServerFailed("server did not become healthy:\n" + "".join(self.output))
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/_ecsram/health", timeout=1) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout)
+        if self._reader is not None:
+            self._reader.join(timeout=2)
+        code = self.process.returncode
+        self.process = None
+        return code
+
+    def restart(self) -> ServerProcess:
+        """Stop and start again on the same port and database."""
+        self.requested_port = self.port
+        self.stop()
+        return self.start()
+
+    def advance_clock(self, seconds: float) -> None:
+        request = urllib.request.Request(f"{self.url}/_ecsram/clock?advance={seconds}", method="POST")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            if response.status != 200:
+                raise ServerFailed(f"clock endpoint answered {response.status}")
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def sqlite_url(directory: Path, name: str = "ecsram.db") -> str:
+    return f"sqlite:///{directory / name}"
