@@ -15,3 +15,8 @@ def authorize(call: Call) -> None:
     if principal.is_root:
         return
     raise ApiError("Forbidden.RAM", 403, "User not authorized to operate on the specified resource.")
+
+
+def require_pass_role(call: Call, role_arn: str) -> bool:
+    """Whether the caller may pass the role to a service (``ram:PassRole`` on its ARN)."""
+    return call.caller.is_root

@@ -33,8 +33,17 @@ class Param:
     # Checked after every other parameter (e.g. the region: its error is a 404 that the cloud
     # reports only once the request is otherwise well-formed).
     late: bool = False
+    # A blank value counts as absent unless the parameter says a blank is itself invalid.
+    blank_is_absent: bool = True
 
-    def parse(self, raw: str) -> Any:
+    def read(self, raw: Mapping[str, str]) -> Any:
+        """The raw value of this parameter in the request, or None when absent."""
+        value = raw.get(self.name)
+        if value == "" and self.blank_is_absent:
+            return None
+        return value
+
+    def parse(self, raw: Any) -> Any:
         return raw
 
     def invalid(self, reason: str | None = None) -> ApiError:
@@ -49,7 +58,7 @@ class String(Param):
     pattern: re.Pattern[str] | None = None
     pattern_hint: str = ""
 
-    def parse(self, raw: str) -> Any:
+    def parse(self, raw: Any) -> Any:
         if len(raw) < self.min_length:
             raise self.invalid(f"It must be at least {self.min_length} characters long.")
         if self.max_length is not None and len(raw) > self.max_length:
@@ -66,7 +75,7 @@ class Integer(Param):
     minimum: int = INT64[0]
     maximum: int = INT64[1]
 
-    def parse(self, raw: str) -> Any:
+    def parse(self, raw: Any) -> Any:
         if not _INTEGER.fullmatch(raw):
             raise self.invalid("It must be an integer.")
         value = int(raw)
@@ -77,7 +86,7 @@ class Integer(Param):
 
 @dataclass(frozen=True, slots=True)
 class Boolean(Param):
-    def parse(self, raw: str) -> Any:
+    def parse(self, raw: Any) -> Any:
         lowered = raw.lower()
         if lowered == "true":
             return True
@@ -91,7 +100,7 @@ class Number(Param):
     minimum: float | None = None
     maximum: float | None = None
 
-    def parse(self, raw: str) -> Any:
+    def parse(self, raw: Any) -> Any:
         try:
             value = float(raw)
         except ValueError:
@@ -118,7 +127,7 @@ class JsonStringList(Param):
     def invalid(self, reason: str | None = None) -> ApiError:
         return self.error() if self.error is not None else errors.invalid_parameter(self.name, reason)
 
-    def parse(self, raw: str) -> Any:
+    def parse(self, raw: Any) -> Any:
         try:
             value = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -133,12 +142,38 @@ class JsonStringList(Param):
 
 
 @dataclass(frozen=True, slots=True)
+class FlatList(Param):
+    """A list sent flattened as ``Name.1``, ``Name.2``, ... (how RPC clients send array parameters).
+
+    Duplicates are removed (first occurrence kept); the result is a tuple in index order.
+    """
+
+    max_items: int = 100
+    max_item_length: int = 128
+
+    def read(self, raw: Mapping[str, str]) -> Any:
+        prefix = f"{self.name}."
+        items = [(key[len(prefix) :], value) for key, value in raw.items() if key.startswith(prefix)]
+        if not items:
+            return None
+        if not all(index.isdigit() and 1 <= int(index) <= self.max_items for index, _ in items):
+            raise self.invalid(f"Use {self.name}.1 to {self.name}.{self.max_items}.")
+        return [value for _index, value in sorted(items, key=lambda item: int(item[0]))]
+
+    def parse(self, raw: Any) -> Any:
+        values: list[str] = raw
+        if any(not value or len(value) > self.max_item_length for value in values):
+            raise self.invalid(f"Each item must be a non-empty string of at most {self.max_item_length} characters.")
+        return tuple(dict.fromkeys(values))
+
+
+@dataclass(frozen=True, slots=True)
 class Checked(Param):
     """A parameter checked by a function that returns the value or raises ``ApiError``."""
 
     check: Callable[[str], Any] = field(default=lambda raw: raw)
 
-    def parse(self, raw: str) -> Any:
+    def parse(self, raw: Any) -> Any:
         return self.check(raw)
 
 
@@ -157,14 +192,11 @@ class ParamSpec:
 
     def validate(self, raw: Mapping[str, str]) -> dict[str, Any]:
         """Missing required parameters first (in declaration order), then each value."""
-        for param in self.params:
-            if param.required and not raw.get(param.name):
+        values = [(param, param.read(raw)) for param in self.params]
+        for param, value in values:
+            if param.required and (value is None or value == ""):
                 raise errors.missing_parameter(param.name)
-        args: dict[str, Any] = {}
-        for param in self.params:
-            value = raw.get(param.name)
-            args[param.name] = param.default if not value else param.parse(value)
-        return args
+        return {param.name: param.default if value is None else param.parse(value) for param, value in values}
 
 
 def replace_params(base: Sequence[Param], overrides: Sequence[Param]) -> tuple[Param, ...]:

@@ -3,7 +3,7 @@ a test checks that the migrated database matches this metadata exactly."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
 
 metadata = MetaData()
 
@@ -44,4 +44,75 @@ server_settings = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# RAM roles. Names are unique per account regardless of case; ``role_name_key`` is the lower-cased
+# name that lookups and the constraint use, ``role_name`` keeps the spelling it was created with.
+roles = Table(
+    "roles",
+    metadata,
+    Column("role_id", String(32), primary_key=True),
+    Column("account_id", String(16), ForeignKey("accounts.account_id"), nullable=False),
+    Column("role_name", String(64), nullable=False),
+    Column("role_name_key", String(64), nullable=False),
+    Column("description", String(1024), nullable=False),
+    Column("assume_role_policy", Text, nullable=False),
+    Column("max_session_duration", Integer, nullable=False),
+    Column("created_at", String(20), nullable=False),
+    Column("updated_at", String(20), nullable=False),
+    UniqueConstraint("account_id", "role_name_key", name="uq_roles_account_name"),
+)
+
+# ECS instances, with their RAM role binding in the same row: "at most one role per instance"
+# is then a conditional UPDATE of one row (``... WHERE ram_role_name IS NULL``), which both
+# SQLite and PostgreSQL make atomic.
+instances = Table(
+    "instances",
+    metadata,
+    Column("instance_id", String(32), primary_key=True),
+    Column("account_id", String(16), ForeignKey("accounts.account_id"), nullable=False),
+    Column("region_id", String(32), nullable=False),
+    Column("zone_id", String(32), nullable=False),
+    Column("instance_name", String(128), nullable=False),
+    Column("description", String(256), nullable=False),
+    Column("host_name", String(64), nullable=False),
+    Column("image_id", String(128), nullable=False),
+    Column("instance_type", String(64), nullable=False),
+    Column("network_type", String(16), nullable=False),
+    Column("vpc_id", String(64), nullable=True),
+    Column("vswitch_id", String(64), nullable=True),
+    Column("private_ip", String(45), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("http_endpoint", String(16), nullable=False),
+    Column("http_tokens", String(16), nullable=False),
+    Column("http_put_response_hop_limit", Integer, nullable=False),
+    Column("created_at", String(20), nullable=False),
+    Column("ram_role_name", String(64), nullable=True),
+    Column("ram_role_policy", Text, nullable=True),
+    Column("ram_role_attached_at", String(20), nullable=True),
+)
+# Listing an account's instances in a region, in stable (InstanceId) order, a page at a time.
+Index("ix_instances_account_region", instances.c.account_id, instances.c.region_id, instances.c.instance_id)
+# DescribeInstanceRamRole by role: only bound instances are indexed.
+Index(
+    "ix_instances_role",
+    instances.c.account_id,
+    instances.c.region_id,
+    instances.c.ram_role_name,
+    instances.c.instance_id,
+    sqlite_where=instances.c.ram_role_name.isnot(None),
+    postgresql_where=instances.c.ram_role_name.isnot(None),
+)
+
+# ClientToken idempotency: the first request with a token records its fingerprint and result;
+# a repeat with the same parameters gets the same result, with different ones an error.
+client_tokens = Table(
+    "client_tokens",
+    metadata,
+    Column("account_id", String(16), primary_key=True),
+    Column("action", String(64), primary_key=True),
+    Column("client_token", String(64), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("result", Text, nullable=True),
+    Column("created_at", String(20), nullable=False),
 )

@@ -88,7 +88,9 @@ class Statement:
         found = self._by_dialect.get(dialect.name)
         if found is None:
             compiled = self._build(dialect.name).compile(dialect=dialect)
-            constants = {k: v for k, v in compiled.params.items() if v is not None}
+            assert isinstance(compiled, SQLCompiler)
+            # Values fixed in the statement itself (literals, None); named bindparams come per call.
+            constants = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
             json_lists = self.lists if dialect.name == "sqlite" else ()
             found = CompiledSql(str(compiled), constants, json_lists)
             self._by_dialect[dialect.name] = found
@@ -106,8 +108,16 @@ class DbapiCursor(Protocol):
     def fetchall(self) -> list[Any]: ...
 
 
+class DbapiBatchCursor(Protocol):
+    def executemany(self, sql: str, rows: Any) -> Any: ...
+
+    def close(self) -> None: ...
+
+
 class DbapiConnection(Protocol):
     def execute(self, sql: str, params: Any = ...) -> DbapiCursor: ...
+
+    def cursor(self) -> DbapiBatchCursor: ...
 
 
 class Tx:
@@ -143,6 +153,16 @@ class Tx:
     def run(self, statement: Statement, params: Mapping[str, Any] | None = None) -> int:
         """Execute a write and return how many rows it touched."""
         return self.execute(statement, params).rowcount
+
+    def run_many(self, statement: Statement, rows: list[dict[str, Any]]) -> None:
+        """Execute one statement for each of ``rows`` (a batch insert)."""
+        sql = statement.compiled(self._dialect)
+        bound = [{**sql.constants, **row} for row in rows]
+        cursor = self._connection.cursor()
+        try:
+            cursor.executemany(sql.text, bound)
+        finally:
+            cursor.close()
 
     def raw(self, sql: str) -> None:
         self._connection.execute(sql)

@@ -1,0 +1,51 @@
+"""Policy documents as RAM operations take them: validated on the way in, parsed once on the way out."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from ecsram.gateway.errors import ApiError
+from ecsram.iam.evaluate import trust_allows
+from ecsram.iam.policy import MalformedPolicy, Policy, PolicyKind, parse_policy
+from ecsram.services.ram import errors
+
+ECS_SERVICE = "ecs.aliyuncs.com"
+MAX_TRUST_POLICY_LENGTH = 2048
+MAX_POLICY_DOCUMENT_LENGTH = 6144
+
+
+def validated(document: str, kind: PolicyKind, max_length: int) -> str:
+    """The document as given, if it is a valid policy of ``kind``; else MalformedPolicyDocument."""
+    try:
+        parse_policy(document, kind, max_length=max_length)
+    except MalformedPolicy as exc:
+        raise errors.malformed_policy(str(exc)) from None
+    return document
+
+
+def trust_document(raw: str) -> str:
+    return validated(raw, PolicyKind.TRUST, MAX_TRUST_POLICY_LENGTH)
+
+
+def identity_document(raw: str) -> str:
+    return validated(raw, PolicyKind.IDENTITY, MAX_POLICY_DOCUMENT_LENGTH)
+
+
+# Stored documents were validated when written; parsing them again is pure, so it is memoised.
+@lru_cache(maxsize=8192)
+def parsed(document: str, kind: PolicyKind) -> Policy:
+    return parse_policy(document, kind)
+
+
+def trusts_ecs(assume_role_policy: str) -> bool:
+    """Whether a role's trust policy lets ECS (the instance) assume it."""
+    return trust_allows(parsed(assume_role_policy, PolicyKind.TRUST), {"Service": ECS_SERVICE})
+
+
+def session_policy(raw: str, parameter: str, max_length: int) -> str:
+    """A session policy parameter (AttachInstanceRamRole / AssumeRole ``Policy``): InvalidParameter if bad."""
+    try:
+        parse_policy(raw, PolicyKind.SESSION, max_length=max_length)
+    except MalformedPolicy as exc:
+        raise ApiError("InvalidParameter", 400, f'The specified parameter "{parameter}" is not valid. {exc}') from None
+    return raw

@@ -1,0 +1,181 @@
+"""RAM roles: CreateRole, GetRole, ListRoles, UpdateRole, DeleteRole."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from ecsram.gateway.context import Call
+from ecsram.gateway.dispatch import Operation, operation
+from ecsram.gateway.errors import ApiError
+from ecsram.services.ram import documents, errors
+from ecsram.services.ram.names import role_name_param
+from ecsram.spec import paging
+from ecsram.spec.params import Checked, Integer
+from ecsram.store import roles
+from ecsram.store.roles import Role
+from ecsram.store.times import iso
+
+MAX_ROLES_PER_ACCOUNT = 1000
+MIN_SESSION_DURATION, MAX_SESSION_DURATION = 3600, 43200
+MAX_DESCRIPTION = 1024
+
+
+def role_view(role: Role, *, with_document: bool = True) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "RoleId": role.role_id,
+        "RoleName": role.role_name,
+        "Arn": role.arn,
+        "Description": role.description,
+        "MaxSessionDuration": role.max_session_duration,
+        "CreateDate": role.created_at,
+        "UpdateDate": role.updated_at,
+    }
+    if with_document:
+        view["AssumeRolePolicyDocument"] = role.assume_role_policy
+    return view
+
+
+def existing_role(call: Call, role_name: str) -> Role:
+    role = roles.find(call.store, call.caller.account_id, role_name)
+    if role is None:
+        raise errors.entity_not_exist("Role", role_name)
+    return role
+
+
+def _session_duration(raw: str) -> int:
+    value = Integer("MaxSessionDuration").parse(raw)
+    if not MIN_SESSION_DURATION <= value <= MAX_SESSION_DURATION:
+        raise ApiError(
+            "InvalidParameter.MaxSessionDuration",
+            400,
+            f"The MaxSessionDuration must be between {MIN_SESSION_DURATION} and {MAX_SESSION_DURATION} seconds.",
+        )
+    return int(value)
+
+
+def _description(parameter: str) -> Checked:
+    def check(raw: str) -> str:
+        if len(raw) > MAX_DESCRIPTION:
+            raise errors.invalid_length("Description", MAX_DESCRIPTION)
+        return raw
+
+    return Checked(parameter, check=check)
+
+
+def create_role(call: Call) -> dict[str, Any]:
+    args = call.args
+    account_id = call.caller.account_id
+    if roles.count(call.store, account_id) >= MAX_ROLES_PER_ACCOUNT:
+        raise errors.limit_exceeded("Role", MAX_ROLES_PER_ACCOUNT)
+    now = iso(call.now)
+    role = Role(
+        role_id="3" + "".join(secrets.choice("0123456789") for _ in range(18)),
+        account_id=account_id,
+        role_name=args["RoleName"],
+        description=args["Description"] or "",
+        assume_role_policy=args["AssumeRolePolicyDocument"],
+        max_session_duration=args["MaxSessionDuration"] or MIN_SESSION_DURATION,
+        created_at=now,
+        updated_at=now,
+    )
+    if not roles.insert(call.store, role):
+        raise errors.entity_already_exists("Role", role.role_name)
+    view = role_view(role)
+    del view["UpdateDate"]
+    return {"Role": view}
+
+
+def get_role(call: Call) -> dict[str, Any]:
+    return {"Role": role_view(existing_role(call, call.args["RoleName"]))}
+
+
+def update_role(call: Call) -> dict[str, Any]:
+    args = call.args
+    role = existing_role(call, args["RoleName"])
+    updated = replace(
+        role,
+        assume_role_policy=args["NewAssumeRolePolicyDocument"] or role.assume_role_policy,
+        description=role.description if args["NewDescription"] is None else args["NewDescription"],
+        max_session_duration=args["NewMaxSessionDuration"] or role.max_session_duration,
+        updated_at=iso(call.now),
+    )
+    roles.update_role(call.store, updated)
+    return {"Role": role_view(updated)}
+
+
+def delete_role(call: Call) -> dict[str, Any]:
+    # A role bound to instances can be deleted, as in the cloud: the binding names the role,
+    # so the instances keep the name and their metadata service stops serving credentials.
+    role = existing_role(call, call.args["RoleName"])
+    roles.delete_role(call.store, role.account_id, role.role_name)
+    return {}
+
+
+def _marker(raw: str) -> str:
+    try:
+        return paging.decode(raw)
+    except ValueError:
+        raise ApiError("InvalidParameter.Marker", 400, "The specified Marker is not valid.") from None
+
+
+def list_roles(call: Call) -> dict[str, Any]:
+    limit = call.args["MaxItems"]
+    after = call.args["Marker"] or ""
+    page = roles.list_page(call.store, call.caller.account_id, after=after, limit=limit + 1)
+    truncated = len(page) > limit
+    page = page[:limit]
+    result: dict[str, Any] = {
+        "IsTruncated": truncated,
+        "Roles": {"Role": [role_view(role, with_document=False) for role in page]},
+    }
+    if truncated:
+        result["Marker"] = paging.encode(roles.name_key(page[-1].role_name))
+    return result
+
+
+def _role_resource(call: Call) -> Sequence[str]:
+    return (f"acs:ram::{call.caller.account_id}:role/{call.args['RoleName']}",)
+
+
+def _all_roles(call: Call) -> Sequence[str]:
+    return (f"acs:ram::{call.caller.account_id}:role/*",)
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    operation(
+        "ram",
+        "CreateRole",
+        create_role,
+        params=(
+            role_name_param(),
+            Checked("AssumeRolePolicyDocument", required=True, check=documents.trust_document),
+            _description("Description"),
+            Checked("MaxSessionDuration", check=_session_duration),
+        ),
+        resources=_role_resource,
+    ),
+    operation("ram", "GetRole", get_role, params=(role_name_param(),), resources=_role_resource),
+    operation(
+        "ram",
+        "UpdateRole",
+        update_role,
+        params=(
+            role_name_param(),
+            Checked("NewAssumeRolePolicyDocument", check=documents.trust_document),
+            _description("NewDescription"),
+            Checked("NewMaxSessionDuration", check=_session_duration),
+        ),
+        resources=_role_resource,
+    ),
+    operation("ram", "DeleteRole", delete_role, params=(role_name_param(),), resources=_role_resource),
+    operation(
+        "ram",
+        "ListRoles",
+        list_roles,
+        params=(Checked("Marker", check=_marker), Integer("MaxItems", minimum=1, maximum=1000, default=100)),
+        resources=_all_roles,
+    ),
+)

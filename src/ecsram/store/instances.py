@@ -1,0 +1,285 @@
+"""ECS instances and the RAM role bound to each.
+
+The binding lives in the instance's row. Attaching is a conditional UPDATE
+(``... WHERE ram_role_name IS NULL``) on rows first locked in InstanceId order, so two racing
+attaches of different roles cannot both win, on SQLite (one writer at a time) or PostgreSQL
+(row locks, taken in one order so that racing batches never deadlock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
+
+from ecsram.store.schema import instances
+from ecsram.store.sql import Statement, Tx, in_list
+
+VPC = "vpc"
+CLASSIC = "classic"
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    instance_id: str
+    account_id: str
+    region_id: str
+    zone_id: str
+    instance_name: str
+    description: str
+    host_name: str
+    image_id: str
+    instance_type: str
+    network_type: str
+    vpc_id: str | None
+    vswitch_id: str | None
+    private_ip: str
+    status: str
+    http_endpoint: str
+    http_tokens: str
+    http_put_response_hop_limit: int
+    created_at: str
+    ram_role_name: str | None = None
+    ram_role_policy: str | None = None
+    ram_role_attached_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BindingState:
+    """What a role operation needs to know of an instance, read under a row lock."""
+
+    instance_id: str
+    network_type: str
+    ram_role_name: str | None
+
+
+_ALL_COLUMNS = tuple(instances.c[name] for name in Instance.__dataclass_fields__)
+_IN_ACCOUNT_REGION = (instances.c.account_id == bindparam("account_id")) & (
+    instances.c.region_id == bindparam("region_id")
+)
+_IDS = in_list(instances.c.instance_id, "ids")
+
+_INSERT = Statement(
+    "insert_instance", instances.insert().values({name: bindparam(name) for name in Instance.__dataclass_fields__})
+)
+_LOCK_FOR_BINDING = Statement(
+    "lock_instances_for_binding",
+    select(instances.c.instance_id, instances.c.network_type, instances.c.ram_role_name)
+    .where(_IN_ACCOUNT_REGION, _IDS)
+    .order_by(instances.c.instance_id)
+    .with_for_update(),
+    lists=("ids",),
+)
+_BIND = Statement(
+    "bind_role",
+    update(instances)
+    .where(_IN_ACCOUNT_REGION, _IDS, instances.c.ram_role_name.is_(None))
+    .values(
+        ram_role_name=bindparam("role_name"),
+        ram_role_policy=bindparam("policy"),
+        ram_role_attached_at=bindparam("now"),
+    )
+    .returning(instances.c.instance_id),
+    lists=("ids",),
+)
+_UNBIND = Statement(
+    "unbind_role",
+    update(instances)
+    .where(_IN_ACCOUNT_REGION, _IDS)
+    .values(ram_role_name=None, ram_role_policy=None, ram_role_attached_at=None),
+    lists=("ids",),
+)
+_ROLES_OF = Statement(
+    "roles_of_instances",
+    select(instances.c.instance_id, instances.c.ram_role_name).where(_IN_ACCOUNT_REGION, _IDS),
+    lists=("ids",),
+)
+_BOUND_TO_ROLE_COUNT = Statement(
+    "count_bound_to_role",
+    select(func.count()).where(_IN_ACCOUNT_REGION, instances.c.ram_role_name == bindparam("role_name")),
+)
+_BOUND_TO_ROLE_PAGE = Statement(
+    "page_bound_to_role",
+    select(instances.c.instance_id, instances.c.ram_role_name)
+    .where(_IN_ACCOUNT_REGION, instances.c.ram_role_name == bindparam("role_name"))
+    .order_by(instances.c.instance_id)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset")),
+)
+_BY_ID = Statement(
+    "instance_by_id",
+    select(*_ALL_COLUMNS).where(
+        instances.c.account_id == bindparam("account_id"), instances.c.instance_id == bindparam("instance_id")
+    ),
+)
+_SET_STATUS = Statement(
+    "set_instance_status",
+    update(instances)
+    .where(
+        instances.c.account_id == bindparam("account_id"),
+        instances.c.instance_id == bindparam("instance_id"),
+        instances.c.status == bindparam("expected"),
+    )
+    .values(status=bindparam("status")),
+)
+_SET_METADATA_OPTIONS = Statement(
+    "set_metadata_options",
+    update(instances)
+    .where(_IN_ACCOUNT_REGION, instances.c.instance_id == bindparam("instance_id"))
+    .values(
+        http_endpoint=bindparam("http_endpoint"),
+        http_tokens=bindparam("http_tokens"),
+        http_put_response_hop_limit=bindparam("hop_limit"),
+    ),
+)
+_DELETE = Statement(
+    "delete_instances",
+    delete(instances).where(instances.c.account_id == bindparam("account_id"), _IDS),
+    lists=("ids",),
+)
+_EXISTING_IN_ACCOUNT = Statement(
+    "instances_in_account",
+    select(*_ALL_COLUMNS).where(instances.c.account_id == bindparam("account_id"), _IDS),
+    lists=("ids",),
+)
+
+
+def insert_many(tx: Tx, rows: Sequence[Instance]) -> None:
+    tx.run_many(_INSERT, [{name: getattr(row, name) for name in Instance.__dataclass_fields__} for row in rows])
+
+
+def lock_for_binding(tx: Tx, account_id: str, region_id: str, ids: Sequence[str]) -> dict[str, BindingState]:
+    """The instances among ``ids`` that exist in this account and region, locked until commit."""
+    rows = tx.all(_LOCK_FOR_BINDING, {"account_id": account_id, "region_id": region_id, "ids": list(ids)})
+    return {row[0]: BindingState(row[0], row[1], row[2]) for row in rows}
+
+
+def bind(
+    tx: Tx, account_id: str, region_id: str, ids: Sequence[str], role_name: str, policy: str | None, now: str
+) -> set[str]:
+    """Bind the role to those of ``ids`` that hold none; returns the IDs actually bound."""
+    if not ids:
+        return set()
+    params = {
+        "account_id": account_id,
+        "region_id": region_id,
+        "ids": list(ids),
+        "role_name": role_name,
+        "policy": policy,
+        "now": now,
+    }
+    return {row[0] for row in tx.all(_BIND, params)}
+
+
+def unbind(tx: Tx, account_id: str, region_id: str, ids: Sequence[str]) -> None:
+    if ids:
+        tx.run(_UNBIND, {"account_id": account_id, "region_id": region_id, "ids": list(ids)})
+
+
+def roles_of(tx: Tx, account_id: str, region_id: str, ids: Sequence[str]) -> dict[str, str | None]:
+    """Role name (or None) of each of ``ids`` that exists in this account and region."""
+    rows = tx.all(_ROLES_OF, {"account_id": account_id, "region_id": region_id, "ids": list(ids)})
+    return {row[0]: row[1] for row in rows}
+
+
+def bound_to_role(
+    tx: Tx, account_id: str, region_id: str, role_name: str, *, offset: int, limit: int
+) -> tuple[int, list[tuple[str, str]]]:
+    """(total, one page) of the instances bound to ``role_name``, in InstanceId order."""
+    params: dict[str, Any] = {"account_id": account_id, "region_id": region_id, "role_name": role_name}
+    total = int(tx.scalar(_BOUND_TO_ROLE_COUNT, params))
+    if total <= offset:
+        return total, []
+    rows = tx.all(_BOUND_TO_ROLE_PAGE, {**params, "offset": offset, "limit": limit})
+    return total, [(row[0], row[1]) for row in rows]
+
+
+def get(tx: Tx, account_id: str, instance_id: str) -> Instance | None:
+    row = tx.one(_BY_ID, {"account_id": account_id, "instance_id": instance_id})
+    return None if row is None else Instance(*row)
+
+
+def find_in_account(tx: Tx, account_id: str, ids: Sequence[str]) -> dict[str, Instance]:
+    rows = tx.all(_EXISTING_IN_ACCOUNT, {"account_id": account_id, "ids": list(ids)})
+    return {row[0]: Instance(*row) for row in rows}
+
+
+def change_status(tx: Tx, account_id: str, instance_id: str, *, expected: str, status: str) -> bool:
+    """Move an instance from ``expected`` to ``status``; False if it was not in ``expected``."""
+    params = {"account_id": account_id, "instance_id": instance_id, "expected": expected, "status": status}
+    return tx.run(_SET_STATUS, params) == 1
+
+
+def set_metadata_options(tx: Tx, instance: Instance, *, http_endpoint: str, http_tokens: str, hop_limit: int) -> None:
+    tx.run(
+        _SET_METADATA_OPTIONS,
+        {
+            "account_id": instance.account_id,
+            "region_id": instance.region_id,
+            "instance_id": instance.instance_id,
+            "http_endpoint": http_endpoint,
+            "http_tokens": http_tokens,
+            "hop_limit": hop_limit,
+        },
+    )
+
+
+def delete_many(tx: Tx, account_id: str, ids: Iterable[str]) -> int:
+    return tx.run(_DELETE, {"account_id": account_id, "ids": list(ids)})
+
+
+# --- DescribeInstances: one statement per combination of filters, compiled once each ---------
+
+FILTER_COLUMNS = {
+    "ids": None,
+    "network_type": instances.c.network_type,
+    "status": instances.c.status,
+    "vpc_id": instances.c.vpc_id,
+    "vswitch_id": instances.c.vswitch_id,
+    "zone_id": instances.c.zone_id,
+    "instance_name": instances.c.instance_name,
+    "image_id": instances.c.image_id,
+    "instance_type": instances.c.instance_type,
+}
+
+
+@cache
+def _listing(filters: frozenset[str]) -> tuple[Statement, Statement]:
+    conditions: list[ColumnElement[bool]] = [_IN_ACCOUNT_REGION, instances.c.instance_id > bindparam("after")]
+    for name in sorted(filters):
+        column = FILTER_COLUMNS[name]
+        conditions.append(_IDS if column is None else column == bindparam(name))
+    lists = ("ids",) if "ids" in filters else ()
+    key = "_".join(sorted(filters)) or "all"
+    page = Statement(
+        f"list_instances_{key}",
+        select(*_ALL_COLUMNS)
+        .where(*conditions)
+        .order_by(instances.c.instance_id)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset")),
+        lists=lists,
+    )
+    total = Statement(f"count_instances_{key}", select(func.count()).where(*conditions), lists=lists)
+    return page, total
+
+
+def list_page(
+    tx: Tx,
+    account_id: str,
+    region_id: str,
+    filters: dict[str, Any],
+    *,
+    after: str = "",
+    offset: int = 0,
+    limit: int,
+) -> tuple[int, list[Instance]]:
+    """(total matching, one page in InstanceId order); ``after`` pages by key, ``offset`` by number."""
+    page, total = _listing(frozenset(filters))
+    params = {"account_id": account_id, "region_id": region_id, **filters}
+    count = int(tx.scalar(total, {**params, "after": ""}))
+    rows = tx.all(page, {**params, "after": after, "offset": offset, "limit": limit})
+    return count, [Instance(*row) for row in rows]

@@ -1,0 +1,65 @@
+"""Invariants across processes: one role per instance under racing attaches from several client
+processes against several server workers; bindings survive a restart."""
+
+from __future__ import annotations
+
+import multiprocessing
+import uuid
+from collections.abc import Callable
+
+from alibabacloud_ram20150501.models import GetRoleRequest
+
+from ecsram.testing.accounts import create_account
+from ecsram.testing.server import ServerProcess
+from tests.conftest import Sdk
+from tests.support.ecs import attach, bindings, bound_to, create_role, run_instances
+from tests.support.racers import attach_everything
+
+RACERS = 4
+INSTANCES = 60
+
+
+def test_racing_attaches_leave_exactly_one_role_per_instance(server_factory: Callable[..., ServerProcess]) -> None:
+    server = server_factory(workers=3)
+    key = create_account(server.database_url)
+    sdk = Sdk(server.endpoint, key, server.database_url)
+    role_names = [f"racer-{n}-{uuid.uuid4().hex[:6]}" for n in range(RACERS)]
+    for name in role_names:
+        create_role(sdk, name)
+    ids = run_instances(sdk, INSTANCES)
+
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Manager().Barrier(RACERS)
+    with context.Pool(RACERS) as pool:
+        pending = [
+            pool.apply_async(
+                attach_everything,
+                (server.endpoint, key.access_key_id, key.secret, role, ids, 1 + n * 3, n, barrier),
+            )
+            for n, role in enumerate(role_names)
+        ]
+        outcomes = dict(zip(role_names, (p.get(timeout=300) for p in pending), strict=True))
+
+    bound = bindings(sdk, ids)
+    assert set(bound) == set(ids), "every instance holds a role"
+    for instance_id in ids:
+        winners = [role for role, outcome in outcomes.items() if outcome[instance_id]]
+        assert winners == [bound[instance_id]], (instance_id, winners, bound[instance_id])
+    assert len(set(bound.values())) > 1, "the race was real: more than one racer won some instance"
+
+
+def test_bindings_survive_a_restart(server_factory: Callable[..., ServerProcess]) -> None:
+    server = server_factory(workers=2)
+    sdk = Sdk(server.endpoint, create_account(server.database_url), server.database_url)
+    role = f"durable-{uuid.uuid4().hex[:6]}"
+    create_role(sdk, role)
+    ids = run_instances(sdk, 5)
+    attach(sdk, role, ids, policy='{"Version":"1","Statement":[{"Effect":"Allow","Action":"ecs:*","Resource":"*"}]}')
+    sdk.raw().v1("DeleteInstance", {"InstanceId": ids[0], "Force": "true"})
+    assert bound_to(sdk, role) == sorted(ids[1:])
+
+    server.restart()
+    sdk = Sdk(server.endpoint, sdk.key, server.database_url)
+    assert bound_to(sdk, role) == sorted(ids[1:])
+    assert bindings(sdk, ids[1:]) == dict.fromkeys(ids[1:], role)
+    assert sdk.tea_ram().get_role(GetRoleRequest(role_name=role)).body.role.role_name == role
