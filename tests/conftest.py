@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,7 @@ class Sdk:
     endpoint: str
     key: AccessKey
     database_url: str
+    user_name: str | None = None
 
     @property
     def account_id(self) -> str:
@@ -104,6 +106,22 @@ class Sdk:
 
     def other_account(self) -> Sdk:
         return Sdk(self.endpoint, create_account(self.database_url), self.database_url)
+
+    def new_user(self, *system_policies: str, name: str | None = None) -> Sdk:
+        """A RAM user of this account with the given system policies and an AccessKey, as an Sdk."""
+        from alibabacloud_ram20150501 import models as ram_models
+
+        ram = self.tea_ram()
+        user_name = name or f"user-{uuid.uuid4().hex[:10]}"
+        user_id = ram.create_user(ram_models.CreateUserRequest(user_name=user_name)).body.user.user_id
+        for policy in system_policies:
+            request = ram_models.AttachPolicyToUserRequest(
+                policy_type="System", policy_name=policy, user_name=user_name
+            )
+            ram.attach_policy_to_user(request)
+        created = ram.create_access_key(ram_models.CreateAccessKeyRequest(user_name=user_name)).body.access_key
+        key = AccessKey(created.access_key_id, created.access_key_secret, self.account_id, user_id, created.status)
+        return Sdk(self.endpoint, key, self.database_url, user_name)
 
 
 @pytest.fixture

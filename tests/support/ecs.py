@@ -82,3 +82,16 @@ def bound_to(sdk: Any, role: str, region: str = REGION) -> list[str]:
     request = ecs_models.DescribeInstanceRamRoleRequest(region_id=region, ram_role_name=role, page_size=50)
     body = sdk.tea_ecs().describe_instance_ram_role(request).body.to_map()
     return [item["InstanceId"] for item in body["InstanceRamRoleSets"]["InstanceRamRoleSet"]]
+
+
+def create_policy(sdk: Any, name: str, document: str) -> None:
+    sdk.tea_ram().create_policy(ram_models.CreatePolicyRequest(policy_name=name, policy_document=document))
+
+
+def attach_policy_to_user(sdk: Any, user: str, policy: str, policy_type: str = "System") -> None:
+    request = ram_models.AttachPolicyToUserRequest(policy_type=policy_type, policy_name=policy, user_name=user)
+    sdk.tea_ram().attach_policy_to_user(request)
+
+
+def allow(action: str | list[str], resource: str | list[str] = "*", effect: str = "Allow") -> str:
+    return json.dumps({"Version": "1", "Statement": [{"Effect": effect, "Action": action, "Resource": resource}]})

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, event, find, given, settings
+from hypothesis import HealthCheck, Phase, event, find, given, settings
 from hypothesis import strategies as st
 
 from ecsram.iam.evaluate import AccessRequest, Decision, evaluate, evaluate_with_session
@@ -29,8 +29,10 @@ INSTANCE_A = f"acs:ecs:cn-hangzhou:{ACCOUNT}:instance/i-a"
 INSTANCE_B = f"acs:ecs:cn-beijing:{ACCOUNT}:instance/i-bb"
 ROLE = f"acs:ram::{ACCOUNT}:role/ecs-role"
 
-ACTIONS = ("ecs:DescribeInstances", "ecs:AttachInstanceRamRole", "ram:PassRole", "sts:AssumeRole")
-ACTION_PATTERNS = (*ACTIONS, "*", "ecs:*", "ecs:Describe*", "ECS:attachinstanceramrole", "ram:?assRole", "sts:*")
+# Small vocabularies so statements match often. Each request action matches about half of the action
+# patterns (exactly, by wildcard or by case-folding), and each resource about half of the resource patterns.
+ACTIONS = ("ecs:DescribeInstances", "ecs:AttachInstanceRamRole", "ram:PassRole")
+ACTION_PATTERNS = (*ACTIONS, "*", "ecs:*", "ecs:Describe*", "ECS:attachinstanceramrole", "ram:?assRole")
 RESOURCES = (INSTANCE_A, INSTANCE_B, ROLE)
 RESOURCE_PATTERNS = (*RESOURCES, "*", "acs:ecs:*:*:instance/*", f"acs:ecs:cn-hangzhou:{ACCOUNT}:instance/i-?")
 CONDITIONS: tuple[dict[str, dict[str, Any]], ...] = (
@@ -56,12 +58,9 @@ def statement_documents(draw: st.DrawFn, effects: tuple[str, ...] = ("Allow", "A
     # Not* elements are the odd ones out: about one statement in six.
     raw["NotAction" if draw(st.integers(0, 5)) == 3 else "Action"] = draw(_some(ACTION_PATTERNS))
     raw["NotResource" if draw(st.integers(0, 5)) == 3 else "Resource"] = draw(_some(RESOURCE_PATTERNS))
-    condition: dict[str, dict[str, Any]] = {}
-    for chosen in draw(st.lists(st.sampled_from(CONDITIONS), max_size=2)):
-        for operator, keys in chosen.items():
-            condition.setdefault(operator, {}).update(keys)
-    if condition:
-        raw["Condition"] = condition
+    # A condition on about one statement in three, so that conditions decide some cases but not most.
+    if draw(st.integers(0, 2)) == 1:
+        raw["Condition"] = draw(st.sampled_from(CONDITIONS))
     return raw
 
 
@@ -244,7 +243,19 @@ class SessionCase:
     session: Policy | None
 
 
-session_cases = st.builds(SessionCase, cases, st.none() | policies())
+@st.composite
+def session_cases(draw: st.DrawFn) -> SessionCase:
+    base = draw(cases)
+    own = _statements(base.policies)
+    shape = draw(st.sampled_from(("none", "random", "subset")))
+    if shape == "none":
+        return SessionCase(base, None)
+    if shape == "subset" and own:
+        # Like a real session policy: part of what the identity grants, sometimes with a statement of its own.
+        picked = draw(st.lists(st.sampled_from(own), min_size=1, max_size=3))
+        extra = draw(st.lists(statement_documents(), max_size=1))
+        return SessionCase(base, Policy("1", (*picked, *(_parse(extra).statements if extra else ()))))
+    return SessionCase(base, draw(policies(effects=("Allow", "Allow", "Allow", "Deny"))))
 
 
 def session_never_widens(engine: SessionEngine, case: SessionCase) -> bool:
@@ -307,7 +318,7 @@ def test_adding_allows_never_denies(case: AllowCase) -> None:
 
 
 @LAWS
-@given(session_cases)
+@given(session_cases())
 def test_session_policy_never_widens(case: SessionCase) -> None:
     event(f"with session: {evaluate_with_session(case.base.policies, case.session, case.base.request)}")
     assert session_never_widens(evaluate_with_session, case)
@@ -326,7 +337,7 @@ def test_generated_cases_reach_every_decision() -> None:
     with_session: Counter[Decision] = Counter()
 
     @settings(max_examples=600, database=None, suppress_health_check=[HealthCheck.too_slow], deadline=None)
-    @given(session_cases)
+    @given(session_cases())
     def record(case: SessionCase) -> None:
         seen[evaluate(case.base.policies, case.base.request)] += 1
         if case.session is not None:
@@ -335,12 +346,20 @@ def test_generated_cases_reach_every_decision() -> None:
     record()
     for counter in (seen, with_session):
         total = sum(counter.values())
-        assert all(counter[decision] >= total // 10 for decision in Decision), counter
+        # Typical shares are 10-60% each; 5% leaves room for randomness while still catching a vacuous generator.
+        assert all(counter[decision] >= total // 20 for decision in Decision), counter
 
 
 # --- ...and the laws catch plausible mistakes ----------------------------------------------------------------
 
-HUNT = settings(max_examples=3000, database=None, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+# No shrinking: any counterexample proves the point, and shrinking these cases is slow.
+HUNT = settings(
+    max_examples=3000,
+    database=None,
+    phases=[Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow],
+    deadline=None,
+)
 
 
 @pytest.mark.parametrize(
@@ -353,9 +372,9 @@ HUNT = settings(max_examples=3000, database=None, suppress_health_check=[HealthC
         (adding_allows_is_monotone, allow_cases, allow_overrides_deny),
         (order_does_not_matter, order_cases, first_match_wins),
         (order_does_not_matter, order_cases, last_policy_decides),
-        (session_never_widens, session_cases, session_union),
-        (session_never_widens, session_cases, session_replaces_identity),
-        (session_never_widens, session_cases, session_only_denies),
+        (session_never_widens, session_cases(), session_union),
+        (session_never_widens, session_cases(), session_replaces_identity),
+        (session_never_widens, session_cases(), session_only_denies),
     ],
     ids=lambda value: getattr(value, "__name__", None),
 )

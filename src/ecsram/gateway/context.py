@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ecsram.gateway.request import HttpRequest
+from ecsram.iam.policy import Policy
 from ecsram.iam.principal import Principal
 from ecsram.store.sql import Tx
 
@@ -29,6 +30,8 @@ class Call:
     # Set once the transaction is open: the store handle and the service time (epoch seconds).
     tx: Tx | None = None
     now: float = 0.0
+    # The caller's identity policies, loaded on first use by authorization (users, role sessions).
+    identity_policies: list[Policy] | None = None
 
     @property
     def store(self) -> Tx:

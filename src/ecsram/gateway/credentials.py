@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ecsram.gateway import errors
 from ecsram.iam.principal import Principal, PrincipalKind
-from ecsram.store import accounts
+from ecsram.store import accounts, users
 from ecsram.store.sql import Tx
 
 
@@ -18,4 +18,10 @@ def resolve(tx: Tx, access_key_id: str, security_token: str | None, now: float) 
         raise errors.access_key_inactive()
     if key.user_id is None:
         return key.secret, Principal(key.account_id, access_key_id, PrincipalKind.ROOT)
-    raise errors.access_key_not_found()
+    user = users.by_id(tx, key.user_id)
+    if user is None:  # a user's keys go with it; a dangling key is as good as deleted
+        raise errors.access_key_not_found()
+    principal = Principal(
+        key.account_id, access_key_id, PrincipalKind.USER, user_id=user.user_id, user_name=user.user_name
+    )
+    return key.secret, principal

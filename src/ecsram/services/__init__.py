@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 from ecsram.gateway.dispatch import Operation
-from ecsram.services.ecs import instances, ram_roles, regions
-from ecsram.services.ram import roles
 
 
 def all_operations() -> list[Operation]:
-    return [*regions.OPERATIONS, *instances.OPERATIONS, *ram_roles.OPERATIONS, *roles.OPERATIONS]
+    # Imported here, not at module level: services import gateway pieces, and the gateway's
+    # app imports this module; deferring keeps the import graph acyclic.
+    from ecsram.services.ecs import instances, ram_roles, regions
+    from ecsram.services.ram import attachments, groups, policies, roles, users
+
+    return [
+        *regions.OPERATIONS,
+        *instances.OPERATIONS,
+        *ram_roles.OPERATIONS,
+        *roles.OPERATIONS,
+        *users.OPERATIONS,
+        *groups.OPERATIONS,
+        *policies.OPERATIONS,
+        *attachments.OPERATIONS,
+    ]

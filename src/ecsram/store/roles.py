@@ -41,6 +41,7 @@ _COLUMNS = (
 _BY_NAME = (roles.c.account_id == bindparam("account_id")) & (roles.c.role_name_key == bindparam("name_key"))
 
 _FIND = Statement("find_role", select(*_COLUMNS).where(_BY_NAME))
+_BY_ID = Statement("role_by_id", select(*_COLUMNS).where(roles.c.role_id == bindparam("role_id")))
 _LIST = Statement(
     "list_roles",
     select(*_COLUMNS)
@@ -91,6 +92,11 @@ def name_key(role_name: str) -> str:
 
 def find(tx: Tx, account_id: str, role_name: str) -> Role | None:
     row = tx.one(_FIND, {"account_id": account_id, "name_key": name_key(role_name)})
+    return None if row is None else Role(*row)
+
+
+def by_id(tx: Tx, role_id: str) -> Role | None:
+    row = tx.one(_BY_ID, {"role_id": role_id})
     return None if row is None else Role(*row)
 
 

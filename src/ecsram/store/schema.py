@@ -116,3 +116,86 @@ client_tokens = Table(
     Column("result", Text, nullable=True),
     Column("created_at", String(20), nullable=False),
 )
+
+# RAM users. Like roles, names are unique per account regardless of case.
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", String(32), primary_key=True),
+    Column("account_id", String(16), ForeignKey("accounts.account_id"), nullable=False),
+    Column("user_name", String(64), nullable=False),
+    Column("user_name_key", String(64), nullable=False),
+    Column("display_name", String(128), nullable=False),
+    Column("mobile_phone", String(32), nullable=False),
+    Column("email", String(128), nullable=False),
+    Column("comments", String(128), nullable=False),
+    Column("created_at", String(20), nullable=False),
+    Column("updated_at", String(20), nullable=False),
+    UniqueConstraint("account_id", "user_name_key", name="uq_users_account_name"),
+)
+
+# Custom policies and their versions (system policies are data in the package, not rows).
+policies = Table(
+    "policies",
+    metadata,
+    Column("account_id", String(16), ForeignKey("accounts.account_id"), primary_key=True),
+    Column("policy_name_key", String(128), primary_key=True),
+    Column("policy_name", String(128), nullable=False),
+    Column("description", String(1024), nullable=False),
+    Column("default_version", String(16), nullable=False),
+    # Version IDs are never reused: v1, v2, ... even after a version is deleted.
+    Column("next_version", Integer, nullable=False),
+    Column("created_at", String(20), nullable=False),
+    Column("updated_at", String(20), nullable=False),
+)
+
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("account_id", String(16), primary_key=True),
+    Column("policy_name_key", String(128), primary_key=True),
+    Column("version_id", String(16), primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("created_at", String(20), nullable=False),
+)
+
+# Which policies are attached to which users, groups and roles (by entity ID, so renames keep them).
+policy_attachments = Table(
+    "policy_attachments",
+    metadata,
+    Column("account_id", String(16), primary_key=True),
+    Column("principal_type", String(8), primary_key=True),
+    Column("principal_id", String(32), primary_key=True),
+    Column("policy_type", String(8), primary_key=True),
+    Column("policy_name_key", String(128), primary_key=True),
+    Column("attached_at", String(20), nullable=False),
+)
+Index(
+    "ix_policy_attachments_policy",
+    policy_attachments.c.account_id,
+    policy_attachments.c.policy_type,
+    policy_attachments.c.policy_name_key,
+)
+
+# RAM user groups and their members.
+groups = Table(
+    "groups",
+    metadata,
+    Column("account_id", String(16), ForeignKey("accounts.account_id"), primary_key=True),
+    Column("group_name_key", String(64), primary_key=True),
+    Column("group_id", String(32), nullable=False),
+    Column("group_name", String(64), nullable=False),
+    Column("comments", String(128), nullable=False),
+    Column("created_at", String(20), nullable=False),
+    Column("updated_at", String(20), nullable=False),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("account_id", String(16), primary_key=True),
+    Column("group_id", String(32), primary_key=True),
+    Column("user_id", String(32), primary_key=True),
+    Column("joined_at", String(20), nullable=False),
+)
+Index("ix_group_members_user", group_members.c.user_id)

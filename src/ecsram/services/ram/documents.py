@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from ecsram.gateway.errors import ApiError
+from ecsram.iam.cache import parsed
 from ecsram.iam.evaluate import trust_allows
-from ecsram.iam.policy import MalformedPolicy, Policy, PolicyKind, parse_policy
+from ecsram.iam.policy import MalformedPolicy, PolicyKind, parse_policy
 from ecsram.services.ram import errors
 
 ECS_SERVICE = "ecs.aliyuncs.com"
@@ -29,12 +28,6 @@ def trust_document(raw: str) -> str:
 
 def identity_document(raw: str) -> str:
     return validated(raw, PolicyKind.IDENTITY, MAX_POLICY_DOCUMENT_LENGTH)
-
-
-# Stored documents were validated when written; parsing them again is pure, so it is memoised.
-@lru_cache(maxsize=8192)
-def parsed(document: str, kind: PolicyKind) -> Policy:
-    return parse_policy(document, kind)
 
 
 def trusts_ecs(assume_role_policy: str) -> bool:

@@ -13,22 +13,6 @@ def entity_already_exists(kind: str, name: str) -> ApiError:
     return ApiError(f"EntityAlreadyExists.{kind}", 409, f"The {kind.lower()} already exists: {name[:128]}.")
 
 
-def invalid_name_chars(kind: str) -> ApiError:
-    return ApiError(
-        f"InvalidParameter.{kind}Name.InvalidChars",
-        400,
-        f"The specified {kind.lower()} name contains invalid characters.",
-    )
-
-
-def invalid_name_length(kind: str, maximum: int) -> ApiError:
-    return ApiError(
-        f"InvalidParameter.{kind}Name.Length",
-        400,
-        f"The length of the {kind.lower()} name must be between 1 and {maximum} characters.",
-    )
-
-
 def invalid_length(parameter: str, maximum: int) -> ApiError:
     return ApiError(
         f"InvalidParameter.{parameter}.Length", 400, f"The length of {parameter} must not exceed {maximum} characters."

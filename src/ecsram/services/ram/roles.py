@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -11,10 +10,10 @@ from ecsram.gateway.context import Call
 from ecsram.gateway.dispatch import Operation, operation
 from ecsram.gateway.errors import ApiError
 from ecsram.services.ram import documents, errors
+from ecsram.services.ram.common import PAGING_PARAMS, existing_role, length_limited, paged, resource
 from ecsram.services.ram.names import role_name_param
-from ecsram.spec import paging
 from ecsram.spec.params import Checked, Integer
-from ecsram.store import roles
+from ecsram.store import policies, roles
 from ecsram.store.roles import Role
 from ecsram.store.times import iso
 
@@ -38,13 +37,6 @@ def role_view(role: Role, *, with_document: bool = True) -> dict[str, Any]:
     return view
 
 
-def existing_role(call: Call, role_name: str) -> Role:
-    role = roles.find(call.store, call.caller.account_id, role_name)
-    if role is None:
-        raise errors.entity_not_exist("Role", role_name)
-    return role
-
-
 def _session_duration(raw: str) -> int:
     value = Integer("MaxSessionDuration").parse(raw)
     if not MIN_SESSION_DURATION <= value <= MAX_SESSION_DURATION:
@@ -54,15 +46,6 @@ def _session_duration(raw: str) -> int:
             f"The MaxSessionDuration must be between {MIN_SESSION_DURATION} and {MAX_SESSION_DURATION} seconds.",
         )
     return int(value)
-
-
-def _description(parameter: str) -> Checked:
-    def check(raw: str) -> str:
-        if len(raw) > MAX_DESCRIPTION:
-            raise errors.invalid_length("Description", MAX_DESCRIPTION)
-        return raw
-
-    return Checked(parameter, check=check)
 
 
 def create_role(call: Call) -> dict[str, Any]:
@@ -110,38 +93,24 @@ def delete_role(call: Call) -> dict[str, Any]:
     # A role bound to instances can be deleted, as in the cloud: the binding names the role,
     # so the instances keep the name and their metadata service stops serving credentials.
     role = existing_role(call, call.args["RoleName"])
+    if policies.attachments_of(call.store, role.account_id, policies.ROLE, role.role_id):
+        raise errors.delete_conflict("Role.Policy", "The role cannot have any attached policies when you delete it.")
     roles.delete_role(call.store, role.account_id, role.role_name)
     return {}
 
 
-def _marker(raw: str) -> str:
-    try:
-        return paging.decode(raw)
-    except ValueError:
-        raise ApiError("InvalidParameter.Marker", 400, "The specified Marker is not valid.") from None
-
-
 def list_roles(call: Call) -> dict[str, Any]:
-    limit = call.args["MaxItems"]
-    after = call.args["Marker"] or ""
-    page = roles.list_page(call.store, call.caller.account_id, after=after, limit=limit + 1)
-    truncated = len(page) > limit
-    page = page[:limit]
-    result: dict[str, Any] = {
-        "IsTruncated": truncated,
-        "Roles": {"Role": [role_view(role, with_document=False) for role in page]},
-    }
-    if truncated:
-        result["Marker"] = paging.encode(roles.name_key(page[-1].role_name))
-    return result
+    account_id = call.caller.account_id
+    page, fields = paged(
+        call,
+        lambda after, limit: roles.list_page(call.store, account_id, after=after, limit=limit),
+        lambda role: roles.name_key(role.role_name),
+    )
+    return {**fields, "Roles": {"Role": [role_view(role, with_document=False) for role in page]}}
 
 
-def _role_resource(call: Call) -> Sequence[str]:
-    return (f"acs:ram::{call.caller.account_id}:role/{call.args['RoleName']}",)
-
-
-def _all_roles(call: Call) -> Sequence[str]:
-    return (f"acs:ram::{call.caller.account_id}:role/*",)
+_role_resource = resource("role", "RoleName")
+_all_roles = resource("role", "")
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -152,7 +121,7 @@ OPERATIONS: tuple[Operation, ...] = (
         params=(
             role_name_param(),
             Checked("AssumeRolePolicyDocument", required=True, check=documents.trust_document),
-            _description("Description"),
+            length_limited("Description", MAX_DESCRIPTION),
             Checked("MaxSessionDuration", check=_session_duration),
         ),
         resources=_role_resource,
@@ -165,7 +134,7 @@ OPERATIONS: tuple[Operation, ...] = (
         params=(
             role_name_param(),
             Checked("NewAssumeRolePolicyDocument", check=documents.trust_document),
-            _description("NewDescription"),
+            length_limited("NewDescription", MAX_DESCRIPTION),
             Checked("NewMaxSessionDuration", check=_session_duration),
         ),
         resources=_role_resource,
@@ -175,7 +144,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "ram",
         "ListRoles",
         list_roles,
-        params=(Checked("Marker", check=_marker), Integer("MaxItems", minimum=1, maximum=1000, default=100)),
+        params=PAGING_PARAMS,
         resources=_all_roles,
     ),
 )
