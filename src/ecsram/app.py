@@ -19,7 +19,11 @@ from ecsram.gateway.dispatch import Registry
 from ecsram.gateway.errors import ApiError
 from ecsram.gateway.pipeline import Gateway
 from ecsram.gateway.request import http_request_from_scope
+from ecsram.iam.tokens import TokenAuthority
+from ecsram.imds.http import is_metadata_request, metadata_request, to_response
+from ecsram.imds.service import MetadataService
 from ecsram.services import all_operations
+from ecsram.store import settings as stored_settings
 from ecsram.store.database import Database, DatabaseUnavailable
 
 log = logging.getLogger("ecsram")
@@ -61,6 +65,13 @@ def _header_bytes(scope: Scope) -> int:
     )
 
 
+def _host(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"host":
+            return str(value.decode("latin-1"))
+    return ""
+
+
 def _declared_length(scope: Scope) -> int | None:
     for name, value in scope["headers"]:
         if name == b"content-length":
@@ -83,14 +94,23 @@ class EcsramApp:
         self.settings = settings
         self.clock = Clock(adjustable=settings.test_clock)
         self.registry = Registry(all_operations())
+        self.pinned_instances = settings.pinned_metadata_instances()
         self.database: Database | None = None
         self.gateway: Gateway | None = None
+        self.metadata: MetadataService | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
         self.database = Database(self.settings.database_url)
-        self.gateway = Gateway(self.database, self.registry, self.clock)
+        with self.database.transaction() as tx:
+            tokens = TokenAuthority(stored_settings.ensure_token_secret(tx))
+        self.gateway = Gateway(self.database, self.registry, self.clock, tokens)
+        # Beyond loopback anyone could name an instance, so metadata requests must prove they
+        # speak for it with its access secret (see docs/metadata.md).
+        self.metadata = MetadataService(
+            self.database, self.clock, tokens, require_secret=not self.settings.loopback_only
+        )
 
     def stop(self) -> None:
         if self.database is not None:
@@ -135,7 +155,14 @@ class EcsramApp:
             await send_response(send, render.error(render.new_request_id(), exc, product=None, xml=False))
             return
 
-        if path == "/":
+        server = scope.get("server")
+        listener_port: int = server[1] if server else -1
+        if listener_port in self.pinned_instances or is_metadata_request(path, _host(scope)):
+            assert self.metadata is not None
+            headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+            request = metadata_request(scope, headers, self.pinned_instances.get(listener_port))
+            await send_response(send, to_response(self.metadata.handle(request)))
+        elif path == "/":
             assert self.gateway is not None
             response = self.gateway.handle(http_request_from_scope(scope, body))
             await send_response(send, response)

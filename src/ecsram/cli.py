@@ -40,12 +40,34 @@ def main() -> None:
     envvar="ECSRAM_TEST_CLOCK",
     help="Let POST /_ecsram/clock?advance=SECONDS move the service clock (loopback only; for tests).",
 )
-def serve(host: str, port: int, database_url: str, workers: int, test_clock: bool) -> None:
-    """Run the API server (ECS, RAM, STS on one endpoint)."""
+@click.option(
+    "--metadata-listen",
+    "metadata_listeners",
+    multiple=True,
+    metavar="[INSTANCE_ID@]HOST:PORT",
+    help="Also serve the instance metadata service on this address; with INSTANCE_ID@ it answers as that instance.",
+)
+def serve(
+    host: str, port: int, database_url: str, workers: int, test_clock: bool, metadata_listeners: tuple[str, ...]
+) -> None:
+    """Run the API server (ECS, RAM, STS on one endpoint) and the instance metadata service."""
     from ecsram.bootstrap import StartupRefused
+    from ecsram.config import parse_metadata_listener
     from ecsram.server import serve as run_server
 
-    settings = Settings(host=host, port=port, database_url=database_url, workers=workers, test_clock=test_clock)
+    for listener in metadata_listeners:
+        try:
+            parse_metadata_listener(listener)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--metadata-listen") from None
+    settings = Settings(
+        host=host,
+        port=port,
+        database_url=database_url,
+        workers=workers,
+        test_clock=test_clock,
+        metadata_listeners=metadata_listeners,
+    )
     try:
         run_server(settings)
     except StartupRefused as exc:
@@ -108,3 +130,26 @@ def account_create(
     click.echo(f"AccountId:       {key.account_id}")
     click.echo(f"AccessKeyId:     {key.access_key_id}")
     click.echo(f"AccessKeySecret: {key.secret}")
+
+
+@main.command("metadata-secret")
+@click.option("--instance-id", required=True, help="The instance whose metadata access secret to print.")
+@database_option
+def metadata_secret(instance_id: str, database_url: str) -> None:
+    """Print an instance's metadata access secret (needed when ecsram listens beyond loopback)."""
+    from ecsram.iam.tokens import TokenAuthority
+    from ecsram.store import instances
+    from ecsram.store import settings as stored_settings
+
+    database = Database(Settings(database_url=database_url).database_url)
+    try:
+        database.migrate()
+        with database.transaction() as tx:
+            if instances.get_any(tx, instance_id) is None:
+                raise click.ClickException(f"no instance {instance_id} in {describe_url(database.url)}")
+            tokens = TokenAuthority(stored_settings.ensure_token_secret(tx))
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        database.close()
+    click.echo(tokens.instance_secret(instance_id))

@@ -58,6 +58,9 @@ class Settings:
     test_clock: bool = False
     max_body_bytes: int = MAX_BODY_BYTES
     max_header_bytes: int = MAX_HEADER_BYTES
+    # Dedicated metadata-service listeners, each "[INSTANCE_ID@]HOST:PORT" (comma-separated in the
+    # environment); a listener with an instance ID answers as that instance.
+    metadata_listeners: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", normalise_url(self.database_url or default_database_url()))
@@ -74,6 +77,7 @@ class Settings:
         "test_clock": "ECSRAM_TEST_CLOCK",
         "max_body_bytes": "ECSRAM_MAX_BODY_BYTES",
         "max_header_bytes": "ECSRAM_MAX_HEADER_BYTES",
+        "metadata_listeners": "ECSRAM_METADATA_LISTENERS",
     }
 
     @classmethod
@@ -88,6 +92,8 @@ class Settings:
                 values[f.name] = int(raw)
             elif f.type in ("bool", bool):
                 values[f.name] = _flag(raw)
+            elif f.name == "metadata_listeners":
+                values[f.name] = tuple(item.strip() for item in raw.split(",") if item.strip())
             else:
                 values[f.name] = raw
         return cls(**values)  # type: ignore[arg-type]
@@ -96,5 +102,27 @@ class Settings:
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            out[self._ENV[f.name]] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+            if isinstance(value, bool):
+                out[self._ENV[f.name]] = "1" if value else "0"
+            elif isinstance(value, tuple):
+                out[self._ENV[f.name]] = ",".join(value)
+            else:
+                out[self._ENV[f.name]] = str(value)
         return out
+
+    def pinned_metadata_instances(self) -> dict[int, str | None]:
+        """Metadata listener port -> the instance it answers as (None: named per request)."""
+        pinned: dict[int, str | None] = {}
+        for listener in self.metadata_listeners:
+            instance, address = parse_metadata_listener(listener)
+            pinned[address[1]] = instance
+        return pinned
+
+
+def parse_metadata_listener(spec: str) -> tuple[str | None, tuple[str, int]]:
+    """``[INSTANCE_ID@]HOST:PORT`` -> (instance or None, (host, port)); ValueError if malformed."""
+    instance, _, address = spec.rpartition("@")
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"metadata listener {spec!r} is not [INSTANCE_ID@]HOST:PORT")
+    return (instance or None), (host.strip("[]"), int(port))

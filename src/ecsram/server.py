@@ -8,13 +8,20 @@ import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 from ecsram.bootstrap import Bootstrap, StartupRefused, prepare_store
-from ecsram.config import DEFAULT_ROOT_ACCESS_KEY_ID, DEFAULT_ROOT_ACCESS_KEY_SECRET, Settings
+from ecsram.config import (
+    DEFAULT_ROOT_ACCESS_KEY_ID,
+    DEFAULT_ROOT_ACCESS_KEY_SECRET,
+    Settings,
+    is_loopback,
+    parse_metadata_listener,
+)
 from ecsram.store import accounts
 from ecsram.store.database import Database, describe_url
 
@@ -57,6 +64,22 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def bind_metadata_listeners(settings: Settings) -> tuple[Settings, list[socket.socket]]:
+    """Bind each dedicated metadata listener; port 0 becomes the real port in the settings the
+    workers receive, so they know which socket answers as which instance."""
+    sockets = []
+    resolved = []
+    for spec in settings.metadata_listeners:
+        instance, (host, port) = parse_metadata_listener(spec)
+        if not is_loopback(host) and settings.loopback_only:
+            raise StartupRefused(f"metadata listener {spec} is beyond loopback while the API is not; use --host too")
+        sock = bind(host, port)
+        sockets.append(sock)
+        shown = f"[{host}]" if ":" in host else host
+        resolved.append(f"{instance + '@' if instance else ''}{shown}:{sock.getsockname()[1]}")
+    return replace(settings, metadata_listeners=tuple(resolved)), sockets
+
+
 def banner(settings: Settings, sock: socket.socket, bootstrap: Bootstrap) -> str:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
@@ -76,6 +99,11 @@ def banner(settings: Settings, sock: socket.socket, bootstrap: Bootstrap) -> str
     if len(active) > 3:
         lines.append(f"  ... and {len(active) - 3} more accounts")
     lines.append(f"  SDK endpoint: {shown}:{port}   health: http://{shown}:{port}/_ecsram/health")
+    lines.append(f"  metadata service: proxy http://<instance-id>:@{shown}:{port} to reach http://100.100.100.200")
+    for listener in settings.metadata_listeners:
+        lines.append(
+            f"  metadata listener: http://{listener.rpartition('@')[2]} ({listener.rpartition('@')[0] or 'any instance'})"
+        )
     return "\n".join(lines)
 
 
@@ -87,6 +115,7 @@ def serve(settings: Settings) -> None:
         database.close()
     check_safe_to_serve(settings, bootstrap)
     sock = bind(settings.host, settings.port)
+    settings, metadata_sockets = bind_metadata_listeners(settings)
     os.environ.update(settings.to_env())
     print(banner(settings, sock, bootstrap), flush=True)
 
@@ -104,12 +133,12 @@ def serve(settings: Settings) -> None:
         workers=settings.workers,
     )
     if settings.workers > 1:
-        supervisor = Multiprocess(config, sockets=[sock])
+        supervisor = Multiprocess(config, sockets=[sock, *metadata_sockets])
         supervisor.run()
         if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
             sys.exit(STARTUP_FAILURE)
     else:
         server = SingleProcessServer(config)
-        server.run(sockets=[sock])
+        server.run(sockets=[sock, *metadata_sockets])
         if not server.started:
             sys.exit(STARTUP_FAILURE)

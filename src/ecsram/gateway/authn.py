@@ -123,7 +123,9 @@ def authenticate(call: Call, *, wall_now: float) -> Principal:
             "SignatureNonce", f"It must be at most {nonces.MAX_NONCE_LENGTH} characters long."
         )
 
-    secret, principal = credentials.resolve(call.store, claim.access_key_id, claim.security_token, call.now)
+    secret, principal = credentials.resolve(
+        call.store, call.token_authority, claim.access_key_id, claim.security_token, call.now
+    )
 
     if authorization is not None:
         string_to_sign = _v3_string_to_sign(call, authorization)

@@ -103,10 +103,10 @@ def denial(call: Call, action: str, decision: Decision, policy_type: str) -> Api
 
 def authorize(call: Call) -> None:
     """The pipeline step: the operation's RAM action on each of its resources."""
-    if call.caller.is_root:
-        return
     operation = call.operation
     assert operation is not None
+    if call.caller.is_root or not operation.governed:
+        return
     resources: Sequence[str] = operation.resources(call)
     decision, policy_type = decide(call, operation.ram_action, resources, request_context(call))
     if decision is not Decision.ALLOW:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ecsram.gateway.request import HttpRequest
 from ecsram.iam.policy import Policy
 from ecsram.iam.principal import Principal
+from ecsram.iam.tokens import TokenAuthority
 from ecsram.store.sql import Tx
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ class Call:
     # Set once the transaction is open: the store handle and the service time (epoch seconds).
     tx: Tx | None = None
     now: float = 0.0
+    # Issues and verifies STS and metadata tokens (set by the gateway).
+    tokens: TokenAuthority | None = None
     # The caller's identity policies, loaded on first use by authorization (users, role sessions).
     identity_policies: list[Policy] | None = None
 
@@ -37,6 +40,11 @@ class Call:
     def store(self) -> Tx:
         assert self.tx is not None, "the transaction opens before any handler runs"
         return self.tx
+
+    @property
+    def token_authority(self) -> TokenAuthority:
+        assert self.tokens is not None, "the gateway sets the token authority on every call"
+        return self.tokens
 
     @property
     def caller(self) -> Principal:

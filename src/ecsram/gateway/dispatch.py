@@ -29,6 +29,8 @@ class Operation:
     # role sessions before the handler runs; root is not subject to policies).
     ram_action: str
     resources: ResourceArns
+    # False for the few operations RAM does not govern (e.g. STS GetCallerIdentity).
+    governed: bool = True
 
     @property
     def version(self) -> str:
@@ -47,6 +49,7 @@ def operation(
     params: Sequence[Param] = (),
     resources: ResourceArns = any_resource,
     ram_action: str | None = None,
+    governed: bool = True,
 ) -> Operation:
     """Declare an operation: its parameters are the vendor catalogue's, with ``params`` overriding."""
     base = catalogue_params(product, action) if action in api_names(product) else ()
@@ -57,6 +60,7 @@ def operation(
         params=ParamSpec(replace_params(base, params)),
         ram_action=ram_action or f"{product}:{action}",
         resources=resources,
+        governed=governed,
     )
 
 

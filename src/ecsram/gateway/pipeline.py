@@ -26,6 +26,7 @@ from ecsram.gateway.context import Call
 from ecsram.gateway.dispatch import Registry
 from ecsram.gateway.errors import ApiError
 from ecsram.gateway.request import HttpRequest, parse_parameters
+from ecsram.iam.tokens import TokenAuthority
 from ecsram.store import nonces
 from ecsram.store.database import Database, DatabaseUnavailable
 
@@ -63,14 +64,15 @@ def invoke(call: Call) -> dict[str, Any]:
 
 
 class Gateway:
-    def __init__(self, database: Database, registry: Registry, clock: Clock) -> None:
+    def __init__(self, database: Database, registry: Registry, clock: Clock, tokens: TokenAuthority) -> None:
         self.database = database
         self.registry = registry
         self.clock = clock
+        self.tokens = tokens
         self._next_prune = 0.0
 
     def handle(self, http: HttpRequest) -> render.Response:
-        call = Call(request_id=render.new_request_id(), http=http)
+        call = Call(request_id=render.new_request_id(), http=http, tokens=self.tokens)
         try:
             read(call)
             call.operation = self.registry.resolve(call.action, call.version)

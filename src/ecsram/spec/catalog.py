@@ -11,7 +11,14 @@ import orjson
 from ecsram.gateway.errors import ApiError
 from ecsram.spec.params import INT32, INT64, Boolean, Integer, Number, Param, String
 
-PRODUCTS = {"ecs": ("Ecs", "2014-05-26"), "ram": ("Ram", "2015-05-01"), "sts": ("Sts", "2015-04-01")}
+PRODUCTS = {
+    "ecs": ("Ecs", "2014-05-26"),
+    "ram": ("Ram", "2015-05-01"),
+    "sts": ("Sts", "2015-04-01"),
+    # ecsram's own operations (not part of the Alibaba Cloud API), on the same endpoint.
+    "ecsram": ("Ecsram", "2026-11-01"),
+}
+_VENDOR_PRODUCTS = ("ecs", "ram", "sts")
 
 
 @cache
@@ -22,6 +29,8 @@ def load(product_key: str) -> dict[str, Any]:
 
 
 def api_names(product_key: str) -> frozenset[str]:
+    if product_key not in _VENDOR_PRODUCTS:
+        return frozenset()
     return frozenset(load(product_key)["apis"])
 
 

@@ -115,6 +115,9 @@ _BY_ID = Statement(
         instances.c.account_id == bindparam("account_id"), instances.c.instance_id == bindparam("instance_id")
     ),
 )
+_ANY_BY_ID = Statement(
+    "any_instance_by_id", select(*_ALL_COLUMNS).where(instances.c.instance_id == bindparam("instance_id"))
+)
 _SET_STATUS = Statement(
     "set_instance_status",
     update(instances)
@@ -199,6 +202,12 @@ def bound_to_role(
 
 def get(tx: Tx, account_id: str, instance_id: str) -> Instance | None:
     row = tx.one(_BY_ID, {"account_id": account_id, "instance_id": instance_id})
+    return None if row is None else Instance(*row)
+
+
+def get_any(tx: Tx, instance_id: str) -> Instance | None:
+    """An instance by ID in whatever account owns it (the metadata service acts for the instance)."""
+    row = tx.one(_ANY_BY_ID, {"instance_id": instance_id})
     return None if row is None else Instance(*row)
 
 

@@ -1,0 +1,55 @@
+"""The metadata service on the wire: which requests are metadata requests, and for which instance."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from ecsram.gateway import render
+from ecsram.imds.service import MetadataRequest, MetadataResponse
+
+METADATA_HOST = "100.100.100.200"
+
+
+def is_metadata_request(path: str, host: str) -> bool:
+    """Addressed to the metadata IP (as an HTTP proxy sees it), or to a metadata path."""
+    return host.split(":", 1)[0] == METADATA_HOST or path.startswith("/latest/")
+
+
+def _basic_credentials(value: str) -> tuple[str, str] | None:
+    scheme, _, encoded = value.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, _, password = decoded.partition(":")
+    return (user, password) if user else None
+
+
+def metadata_request(scope: dict[str, Any], headers: dict[str, str], pinned_instance: str | None) -> MetadataRequest:
+    via_proxy = headers.get("host", "").split(":", 1)[0] == METADATA_HOST
+    instance_id, secret = pinned_instance, None
+    credentials = None
+    for header in ("proxy-authorization", "authorization"):
+        if header in headers:
+            credentials = _basic_credentials(headers[header])
+            if credentials is not None:
+                break
+    if credentials is not None:
+        named, secret = credentials
+        instance_id = instance_id or named
+        secret = secret or None
+    return MetadataRequest(scope["method"], scope["path"], headers, instance_id, secret, via_proxy)
+
+
+def to_response(answer: MetadataResponse) -> render.Response:
+    content_type = render.JSON_CONTENT_TYPE if answer.json else render.TEXT_CONTENT_TYPE
+    extra = (
+        [(b"proxy-authenticate", b'Basic realm="ecsram metadata: user name = instance ID"')]
+        if answer.proxy_challenge
+        else []
+    )
+    return render.Response(answer.status, answer.body, content_type, headers=extra)

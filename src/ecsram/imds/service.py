@@ -1,0 +1,168 @@
+"""The instance metadata service: what software on an instance sees at http://100.100.100.200.
+
+One request names its instance (the proxy user name, or a listener pinned to one instance),
+and is answered from the store: the instance's ID and region, and its bound RAM role with
+temporary credentials of that role, narrowed by the ``Policy`` given when it was attached.
+
+Credentials are issued per instance, binding and one-hour window: every fetch in the same hour
+returns the same set, valid for six hours, so clients (which refresh 15 minutes before expiry)
+always find fresh ones. After a detach the role is gone from the listing at once; credentials
+already issued keep working until they expire, as STS credentials do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+
+from ecsram.clock import Clock
+from ecsram.iam.tokens import TokenAuthority, TokenError
+from ecsram.services.ram.documents import trusts_ecs
+from ecsram.store import instances, roles
+from ecsram.store.database import Database, DatabaseUnavailable
+from ecsram.store.instances import Instance
+from ecsram.store.sql import Tx
+from ecsram.store.times import iso
+
+TOKEN_TTL_HEADER = "x-aliyun-ecs-metadata-token-ttl-seconds"
+TOKEN_HEADER = "x-aliyun-ecs-metadata-token"
+MAX_TOKEN_TTL = 21600
+CREDENTIALS_PATH = "/latest/meta-data/ram/security-credentials/"
+REFRESH_WINDOW_SECONDS = 3600
+CREDENTIALS_LIFETIME_SECONDS = 6 * 3600
+_RUNNING = "Running"
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    instance_id: str | None
+    secret: str | None
+    via_proxy: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataResponse:
+    status: int
+    body: bytes
+    json: bool = False
+    proxy_challenge: bool = False
+
+
+def _text(status: int, message: str, *, proxy_challenge: bool = False) -> MetadataResponse:
+    return MetadataResponse(status, message.encode(), proxy_challenge=proxy_challenge)
+
+
+class MetadataService:
+    def __init__(self, database: Database, clock: Clock, tokens: TokenAuthority, *, require_secret: bool) -> None:
+        self.database = database
+        self.clock = clock
+        self.tokens = tokens
+        self.require_secret = require_secret
+
+    def handle(self, request: MetadataRequest) -> MetadataResponse:
+        if request.instance_id is None:
+            how = "the proxy user name (http://<instance-id>:@host:port)" if request.via_proxy else "a pinned listener"
+            return _text(
+                407 if request.via_proxy else 400, f"Name the instance with {how}.", proxy_challenge=request.via_proxy
+            )
+        if self.require_secret and request.secret != self.tokens.instance_secret(request.instance_id):
+            return _text(403, "This metadata service needs the instance's access secret as the proxy password.")
+        try:
+            with self.database.transaction(write=False) as tx:
+                return self._answer(tx, request)
+        except DatabaseUnavailable:
+            return _text(503, "The metadata service cannot reach its database; try again.")
+
+    def _answer(self, tx: Tx, request: MetadataRequest) -> MetadataResponse:
+        assert request.instance_id is not None
+        instance = instances.get_any(tx, request.instance_id)
+        if instance is None:
+            return _text(404, f"Unknown instance {request.instance_id[:64]}.")
+        if instance.status != _RUNNING:
+            return _text(
+                409, f"Instance {instance.instance_id} is {instance.status}; only a running instance has metadata."
+            )
+        if instance.http_endpoint != "enabled":
+            return _text(403, f"The metadata service of {instance.instance_id} is disabled (HttpEndpoint=disabled).")
+        now = self.clock.now(tx)
+
+        if request.path == "/latest/api/token":
+            if request.method != "PUT":
+                return _text(405, "Use PUT to get a metadata token.")
+            return self._token(instance, request, now)
+        if request.method != "GET":
+            return _text(405, "The metadata service answers GET (and PUT /latest/api/token).")
+        token = request.headers.get(TOKEN_HEADER)
+        if token is not None:
+            try:
+                self.tokens.verify_metadata_token(token, instance.instance_id, now)
+            except TokenError:
+                return _text(401, "The metadata token is invalid, expired, or was issued to another instance.")
+        elif instance.http_tokens == "required":
+            return _text(
+                403, "This instance requires a metadata token (HttpTokens=required): PUT /latest/api/token first."
+            )
+        return self._read(tx, instance, request.path, now)
+
+    def _token(self, instance: Instance, request: MetadataRequest, now: float) -> MetadataResponse:
+        raw = request.headers.get(TOKEN_TTL_HEADER, "")
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_TOKEN_TTL:
+            return _text(400, f"{TOKEN_TTL_HEADER} must be an integer from 1 to {MAX_TOKEN_TTL}.")
+        token = self.tokens.issue_metadata_token(instance.instance_id, int(now) + int(raw))
+        return MetadataResponse(200, token.encode())
+
+    def _read(self, tx: Tx, instance: Instance, path: str, now: float) -> MetadataResponse:
+        if path in ("/latest/meta-data", "/latest/meta-data/"):
+            return _text(200, "instance-id\nregion-id\nzone-id\nhostname\nprivate-ipv4\nram/")
+        simple = {
+            "/latest/meta-data/instance-id": instance.instance_id,
+            "/latest/meta-data/region-id": instance.region_id,
+            "/latest/meta-data/zone-id": instance.zone_id,
+            "/latest/meta-data/hostname": instance.host_name,
+            "/latest/meta-data/private-ipv4": instance.private_ip,
+        }
+        if path in simple:
+            return _text(200, simple[path])
+        if path in ("/latest/meta-data/ram", "/latest/meta-data/ram/"):
+            return _text(200, "security-credentials/")
+        if path == CREDENTIALS_PATH:
+            if instance.ram_role_name is None:
+                return _text(404, "No RAM role is attached to this instance.")
+            # The bare name, no newline: the Python provider uses the body as is in the next path.
+            return _text(200, instance.ram_role_name)
+        if path.startswith(CREDENTIALS_PATH):
+            return self._credentials(tx, instance, path[len(CREDENTIALS_PATH) :], now)
+        return _text(404, "Not found.")
+
+    def _credentials(self, tx: Tx, instance: Instance, role_name: str, now: float) -> MetadataResponse:
+        bound = instance.ram_role_name
+        if bound is None or roles.name_key(bound) != roles.name_key(role_name):
+            return _text(404, f"The RAM role {role_name[:64]} is not attached to this instance.")
+        role = roles.find(tx, instance.account_id, bound)
+        if role is None:
+            return _text(404, f"The RAM role {bound} attached to this instance no longer exists.")
+        if not trusts_ecs(role.assume_role_policy):
+            return _text(403, f"The RAM role {bound} no longer trusts ecs.aliyuncs.com.")
+        window = int(now) // REFRESH_WINDOW_SECONDS * REFRESH_WINDOW_SECONDS
+        credentials = self.tokens.issue_session(
+            account_id=instance.account_id,
+            role_id=role.role_id,
+            role_name=role.role_name,
+            session_name=instance.instance_id,
+            expires_at=window + CREDENTIALS_LIFETIME_SECONDS,
+            policy=instance.ram_role_policy,
+            seed=f"{instance.instance_id}|{role.role_id}|{instance.ram_role_attached_at}|{window}",
+        )
+        document = {
+            "AccessKeyId": credentials.access_key_id,
+            "AccessKeySecret": credentials.access_key_secret,
+            "SecurityToken": credentials.security_token,
+            "Expiration": iso(credentials.expires_at),
+            "LastUpdated": iso(window),
+            "Code": "Success",
+        }
+        return MetadataResponse(200, orjson.dumps(document), json=True)
