@@ -101,9 +101,8 @@ def banner(settings: Settings, sock: socket.socket, bootstrap: Bootstrap) -> str
     lines.append(f"  SDK endpoint: {shown}:{port}   health: http://{shown}:{port}/_ecsram/health")
     lines.append(f"  metadata service: proxy http://<instance-id>:@{shown}:{port} to reach http://100.100.100.200")
     for listener in settings.metadata_listeners:
-        lines.append(
-            f"  metadata listener: http://{listener.rpartition('@')[2]} ({listener.rpartition('@')[0] or 'any instance'})"
-        )
+        instance, _, address = listener.rpartition("@")
+        lines.append(f"  metadata listener: http://{address} ({instance or 'any instance, named by the proxy user'})")
     return "\n".join(lines)
 
 
