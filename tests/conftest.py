@@ -24,7 +24,10 @@ from ecsram.testing.server import ServerProcess
 from tests.support import databases
 from tests.support.raw import RawClient
 
-os.environ.setdefault("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+# The metadata tests point the official credentials libraries at ecsram's metadata service (via
+# a proxy or a dedicated listener), so ALIBABA_CLOUD_ECS_METADATA_DISABLED must stay unset: the
+# Python library reads it once, at import. No test builds a default credentials chain.
+os.environ.pop("ALIBABA_CLOUD_ECS_METADATA_DISABLED", None)
 for proxy_variable in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
     os.environ.pop(proxy_variable, None)
 
@@ -77,6 +80,8 @@ class Sdk:
     key: AccessKey
     database_url: str
     user_name: str | None = None
+    # Set when the key is an STS AccessKeyId.
+    security_token: str | None = None
 
     @property
     def account_id(self) -> str:
@@ -93,16 +98,25 @@ class Sdk:
         return json.loads(self.v1(**kwargs).do_action_with_exception(request))
 
     def tea_ecs(self, **kwargs: Any) -> Any:
+        kwargs.setdefault("security_token", self.security_token)
         return clients.tea_ecs(self.endpoint, self.key.access_key_id, self.key.secret, **kwargs)
 
     def tea_ram(self, **kwargs: Any) -> Any:
+        kwargs.setdefault("security_token", self.security_token)
         return clients.tea_ram(self.endpoint, self.key.access_key_id, self.key.secret, **kwargs)
 
     def tea_sts(self, **kwargs: Any) -> Any:
+        kwargs.setdefault("security_token", self.security_token)
         return clients.tea_sts(self.endpoint, self.key.access_key_id, self.key.secret, **kwargs)
 
     def raw(self, **kwargs: Any) -> RawClient:
+        kwargs.setdefault("security_token", self.security_token)
         return RawClient(self.endpoint, self.key.access_key_id, self.key.secret, **kwargs)
+
+    def with_credentials(self, access_key_id: str, secret: str, security_token: str | None = None) -> Sdk:
+        """The same account and server, acting with other credentials (e.g. STS ones)."""
+        key = AccessKey(access_key_id, secret, self.account_id, None, "Active")
+        return Sdk(self.endpoint, key, self.database_url, security_token=security_token)
 
     def other_account(self) -> Sdk:
         return Sdk(self.endpoint, create_account(self.database_url), self.database_url)

@@ -98,11 +98,12 @@ def banner(settings: Settings, sock: socket.socket, bootstrap: Bootstrap) -> str
         lines.append(f"  account {account_id}: AccessKeyId {key_id}{secret}")
     if len(active) > 3:
         lines.append(f"  ... and {len(active) - 3} more accounts")
-    lines.append(f"  SDK endpoint: {shown}:{port}   health: http://{shown}:{port}/_ecsram/health")
     lines.append(f"  metadata service: proxy http://<instance-id>:@{shown}:{port} to reach http://100.100.100.200")
     for listener in settings.metadata_listeners:
         instance, _, address = listener.rpartition("@")
         lines.append(f"  metadata listener: http://{address} ({instance or 'any instance, named by the proxy user'})")
+    # Last, so that whoever reads the banner knows it is complete when this line arrives.
+    lines.append(f"  SDK endpoint: {shown}:{port}   health: http://{shown}:{port}/_ecsram/health")
     return "\n".join(lines)
 
 

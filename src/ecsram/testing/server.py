@@ -20,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 _LISTENING = re.compile(r"ecsram listening on http://([^\s]+):(\d+)")
+_METADATA_LISTENER = re.compile(r"metadata listener: http://(\S+) \(")
 
 
 class ServerFailed(RuntimeError):
@@ -49,6 +50,7 @@ class ServerProcess:
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[str] | None = None
         self.port = 0
+        self.metadata_listeners: list[str] = []
         self.output: list[str] = []
         self._reader: threading.Thread | None = None
 
@@ -81,8 +83,8 @@ class ServerProcess:
 
     def start(self) -> ServerProcess:
         env = {**os.environ, **self.env}
-        env.setdefault("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
         self.output = []
+        self.metadata_listeners = []
         self.process = subprocess.Popen(
             self.command(),
             stdout=subprocess.PIPE,
@@ -97,9 +99,13 @@ class ServerProcess:
             assert self.process is not None and self.process.stdout is not None
             for line in self.process.stdout:
                 self.output.append(line)
+                listener = _METADATA_LISTENER.search(line)
+                if listener:
+                    self.metadata_listeners.append(listener.group(1))
                 match = _LISTENING.search(line)
                 if match:
                     self.port = int(match.group(2))
+                if "SDK endpoint:" in line:  # the banner's last fixed line: listeners are known
                     port_found.set()
 
         self._reader = threading.Thread(target=pump, daemon=True)
