@@ -18,6 +18,7 @@ from alibabacloud_ecs20140526.client import Client as EcsClient
 from alibabacloud_ram20150501 import models as ram_models
 from alibabacloud_tea_openapi import models as openapi_models
 from alibabacloud_tea_openapi.exceptions import ClientException
+from aliyunsdkcore.acs_exception.exceptions import ServerException
 from aliyunsdkcore.auth.credentials import StsTokenCredential
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkecs.request.v20140526.DescribeInstancesRequest import DescribeInstancesRequest
@@ -86,8 +87,9 @@ def test_python_credentials_via_proxy_token_flow(sdk: Sdk, bound: dict[str, Any]
     run = clients.prepare_v1(RunInstancesRequest(), sdk.endpoint)
     run.set_ImageId("i")
     run.set_InstanceType("ecs.g7.large")
-    with pytest.raises(Exception, match="Forbidden.RAM"):
+    with pytest.raises(ServerException) as denied:
         v1.do_action_with_exception(run)
+    assert denied.value.get_error_code() == "Forbidden.RAM"
 
 
 def test_python_credentials_fall_back_to_v1_without_tokens(sdk: Sdk, bound: dict[str, Any]) -> None:
@@ -109,9 +111,9 @@ def test_python_credentials_for_a_hardened_instance(sdk: Sdk, bound: dict[str, A
     sdk.tea_ecs().modify_instance_metadata_options(request)
     fetched = _credentials_client(proxy_url(sdk.endpoint, bound["instance"])).get_credential()
     assert fetched.access_key_id.startswith("STS.")
-    with proxy_without_tokens(sdk.endpoint) as plain_proxy:  # no token, no fallback for a hardened instance
-        with pytest.raises(Exception, match="403"):
-            _credentials_client(proxy_url(plain_proxy.address, bound["instance"])).get_credential()
+    # Without a token there is no fallback for a hardened instance: the token-less GET is refused.
+    with proxy_without_tokens(sdk.endpoint) as plain_proxy, pytest.raises(Exception, match=r"403"):
+        _credentials_client(proxy_url(plain_proxy.address, bound["instance"])).get_credential()
 
 
 # --- the official Node credentials library ----------------------------------------------------------
