@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import click
 
@@ -20,6 +21,13 @@ database_option = click.option(
     show_envvar=True,
     help="Database URL: sqlite:///PATH or postgresql://USER@HOST/DB (default: SQLite in the user data directory).",
 )
+
+
+def _settings(**values: Any) -> Settings:
+    try:
+        return Settings(**values)
+    except ValueError as exc:  # e.g. a database URL of an unsupported kind
+        raise click.BadParameter(str(exc), param_hint="--database") from None
 
 
 @click.group()
@@ -60,7 +68,7 @@ def serve(
             parse_metadata_listener(listener)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--metadata-listen") from None
-    settings = Settings(
+    settings = _settings(
         host=host,
         port=port,
         database_url=database_url,
@@ -82,7 +90,7 @@ def serve(
 @database_option
 def migrate(database_url: str) -> None:
     """Bring the database schema up to date (serve does this too)."""
-    database = Database(Settings(database_url=database_url).database_url)
+    database = Database(_settings(database_url=database_url).database_url)
     try:
         database.migrate()
     except DatabaseUnavailable as exc:
@@ -110,7 +118,7 @@ def account_create(
         raise click.UsageError("give both --access-key-id and --access-key-secret, or neither")
     from ecsram.bootstrap import prepare_store
 
-    database = Database(Settings(database_url=database_url).database_url)
+    database = Database(_settings(database_url=database_url).database_url)
     try:
         prepare_store(database)
         with database.transaction() as tx:
@@ -141,7 +149,7 @@ def metadata_secret(instance_id: str, database_url: str) -> None:
     from ecsram.store import instances
     from ecsram.store import settings as stored_settings
 
-    database = Database(Settings(database_url=database_url).database_url)
+    database = Database(_settings(database_url=database_url).database_url)
     try:
         database.migrate()
         with database.transaction() as tx:

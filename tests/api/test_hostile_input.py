@@ -19,14 +19,13 @@ from tests.support.raw import RawResponse
 ACTIONS = sorted({(op.action, op.version) for op in all_operations()})
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
-names = st.one_of(
-    st.sampled_from(
-        ["RegionId", "InstanceIds", "RamRoleName", "Policy", "PageSize", "PageNumber", "Amount", "RoleName", "Format"]
-    ),
-    st.text(min_size=1, max_size=30),
-)
+# Every parameter name any operation declares, so that each one meets hostile values.
+PARAMETER_NAMES = sorted({param.name for op in all_operations() for param in op.params.params} | {"Format"})
+names = st.one_of(st.sampled_from(PARAMETER_NAMES), st.text(min_size=1, max_size=30))
 values = st.one_of(
     st.text(max_size=200),
+    st.text(min_size=60, max_size=400),
+    st.sampled_from(["cn-hangzhou", "System", "Custom", "Active", "required", "i-" + "a" * 20, "acs:ram::1:role/x"]),
     st.sampled_from(["", "-1", "0", "99999999999999999999999", "null", "[]", "[1]", '["i-1"]', "{}", "true", "\u202e"]),
     st.binary(max_size=50).map(lambda b: b.decode("latin-1")),
     st.integers().map(str),
@@ -151,3 +150,44 @@ def test_malformed_http_does_not_kill_the_server(sdk: Sdk, payload: bytes) -> No
         sock.sendall(payload)
         sock.recv(4096)
     assert sdk.raw().v1("DescribeRegions").status == 200
+
+
+HOSTILE_VALUES = [
+    " ",
+    "x" * 5000,
+    "\u202e\u0000".replace("\x00", ""),
+    "'; DROP TABLE instances; --",
+    "%00",
+    "😀" * 70,
+    "-1",
+    "1e309",
+    "99999999999999999999",
+    "[]",
+    "{}",
+    '["' + "i" * 300 + '"]',
+    "null",
+    "../../etc/passwd",
+    "acs:ram::*:role/*",
+]
+PLAUSIBLE = {
+    "RegionId": "cn-hangzhou",
+    "InstanceIds": '["i-aaaaaaaaaaaaaaaaaaaa"]',
+    "PolicyType": "System",
+    "PolicyName": "AdministratorAccess",
+    "RoleArn": "acs:ram::1000000000000001:role/x",
+    "Status": "Active",
+    "HttpEndpoint": "enabled",
+}
+
+
+@pytest.mark.parametrize(("action", "version"), ACTIONS, ids=[a for a, _ in ACTIONS])
+def test_each_parameter_with_hostile_values(sdk: Sdk, action: str, version: str) -> None:
+    """One parameter at a time gets each hostile value, the others plausible ones: never a 5xx."""
+    operation = next(op for op in all_operations() if (op.action, op.version) == (action, version))
+    names = [param.name for param in operation.params.params]
+    baseline = {name: PLAUSIBLE.get(name, "plausible-value") for name in names}
+    client = sdk.raw()
+    for name in names:
+        for value in HOSTILE_VALUES:
+            response = client.v1(action, {**baseline, name: value}, version=version, method="POST", form=True)
+            _assert_clean(response)

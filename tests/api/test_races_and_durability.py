@@ -7,20 +7,27 @@ import multiprocessing
 import uuid
 from collections.abc import Callable
 
+import pytest
 from alibabacloud_ram20150501.models import GetRoleRequest
 
 from ecsram.testing.accounts import create_account
 from ecsram.testing.server import ServerProcess
 from tests.conftest import Sdk
 from tests.support.ecs import attach, bindings, bound_to, create_role, run_instances
-from tests.support.racers import attach_everything
+from tests.support.racers import attach_detach_cycles, attach_everything, run_with_token
 
 RACERS = 4
 INSTANCES = 60
 
 
-def test_racing_attaches_leave_exactly_one_role_per_instance(server_factory: Callable[..., ServerProcess]) -> None:
-    server = server_factory(workers=3)
+@pytest.mark.parametrize("topology", ["one-server-3-workers", "two-servers"])
+def test_racing_attaches_leave_exactly_one_role_per_instance(
+    server_factory: Callable[..., ServerProcess], topology: str
+) -> None:
+    server = server_factory(workers=3 if topology == "one-server-3-workers" else 1)
+    endpoints = [server.endpoint]
+    if topology == "two-servers":  # two processes on two ports over one database, as one service
+        endpoints.append(server_factory(server.database_url).endpoint)
     key = create_account(server.database_url)
     sdk = Sdk(server.endpoint, key, server.database_url)
     role_names = [f"racer-{n}-{uuid.uuid4().hex[:6]}" for n in range(RACERS)]
@@ -34,7 +41,7 @@ def test_racing_attaches_leave_exactly_one_role_per_instance(server_factory: Cal
         pending = [
             pool.apply_async(
                 attach_everything,
-                (server.endpoint, key.access_key_id, key.secret, role, ids, 1 + n * 3, n, barrier),
+                (endpoints[n % len(endpoints)], key.access_key_id, key.secret, role, ids, 1 + n * 3, n, barrier),
             )
             for n, role in enumerate(role_names)
         ]
@@ -46,6 +53,52 @@ def test_racing_attaches_leave_exactly_one_role_per_instance(server_factory: Cal
         winners = [role for role, outcome in outcomes.items() if outcome[instance_id]]
         assert winners == [bound[instance_id]], (instance_id, winners, bound[instance_id])
     assert len(set(bound.values())) > 1, "the race was real: more than one racer won some instance"
+
+
+def test_racing_client_tokens_create_instances_once(server_factory: Callable[..., ServerProcess]) -> None:
+    first = server_factory(workers=2)
+    second = server_factory(first.database_url)
+    key = create_account(first.database_url)
+    token = uuid.uuid4().hex
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Manager().Barrier(RACERS)
+    with context.Pool(RACERS) as pool:
+        pending = [
+            pool.apply_async(
+                run_with_token, ((first, second)[n % 2].endpoint, key.access_key_id, key.secret, token, barrier)
+            )
+            for n in range(RACERS)
+        ]
+        results = [p.get(timeout=120) for p in pending]
+    assert all(ids == results[0] for ids in results), results
+    sdk = Sdk(first.endpoint, key, first.database_url)
+    listed = sdk.raw().v1("DescribeInstances", {"RegionId": "cn-hangzhou"}).json
+    assert listed["TotalCount"] == 3
+
+
+def test_racing_attach_and_detach_lose_no_update(server_factory: Callable[..., ServerProcess]) -> None:
+    first = server_factory(workers=2)
+    second = server_factory(first.database_url)
+    key = create_account(first.database_url)
+    sdk = Sdk(first.endpoint, key, first.database_url)
+    role_names = [f"cycler-{n}-{uuid.uuid4().hex[:6]}" for n in range(RACERS)]
+    for name in role_names:
+        create_role(sdk, name)
+    ids = run_instances(sdk, 4)  # few instances, many rounds: constant contention
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Manager().Barrier(RACERS)
+    with context.Pool(RACERS) as pool:
+        pending = [
+            pool.apply_async(
+                attach_detach_cycles,
+                ((first, second)[n % 2].endpoint, key.access_key_id, key.secret, role, ids, 40, n, barrier),
+            )
+            for n, role in enumerate(role_names)
+        ]
+        counts = [p.get(timeout=300) for p in pending]
+    assert sum(c["lost"] for c in counts) == 0, counts
+    assert sum(c["attached"] for c in counts) > 0 and sum(c["busy"] for c in counts) > 0, counts
+    assert bindings(sdk, ids) == {}  # every won attach was undone by its own detach
 
 
 def test_bindings_survive_a_restart(server_factory: Callable[..., ServerProcess]) -> None:

@@ -51,6 +51,11 @@ def fresh_database(tmp_path_factory: pytest.TempPathFactory) -> str:
         return sqlite_url(tmp_path_factory.mktemp("db"))
     if backend() != "postgresql":
         raise pytest.UsageError(f"unknown ECSRAM_TEST_BACKEND {backend()!r}")
+    return fresh_postgres_database()
+
+
+def fresh_postgres_database() -> str:
+    """A new, empty PostgreSQL database (skipped, or failed on CI, without a server)."""
     import psycopg
 
     require_postgres()

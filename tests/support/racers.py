@@ -35,3 +35,62 @@ def attach_everything(
         for item in response.json["AttachInstanceRamRoleResults"]["AttachInstanceRamRoleResult"]:
             outcome[item["InstanceId"]] = item["Success"]
     return outcome
+
+
+def run_with_token(endpoint: str, access_key_id: str, secret: str, token: str, barrier: Barrier) -> list[str]:
+    """RunInstances with a ClientToken; returns the instance IDs it was given."""
+    client = RawClient(endpoint, access_key_id, secret)
+    barrier.wait()
+    response = client.v1(
+        "RunInstances",
+        {
+            "RegionId": "cn-hangzhou",
+            "ImageId": "img",
+            "InstanceType": "ecs.g7.large",
+            "VSwitchId": "vsw-1",
+            "Amount": "3",
+            "ClientToken": token,
+        },
+    )
+    if response.status != 200:
+        raise AssertionError(f"run failed: {response.status} {response.body!r}")
+    ids: list[str] = response.json["InstanceIdSets"]["InstanceIdSet"]
+    return ids
+
+
+def attach_detach_cycles(
+    endpoint: str,
+    access_key_id: str,
+    secret: str,
+    role: str,
+    instance_ids: list[str],
+    rounds: int,
+    seed: int,
+    barrier: Barrier,
+) -> dict[str, int]:
+    """Repeatedly attach ``role`` to an instance and, when that succeeded, detach it again naming
+    the role. Only this racer uses this role, so a detach after a won attach must succeed: a
+    failure would mean another racer overwrote the binding (a lost update)."""
+    client = RawClient(endpoint, access_key_id, secret)
+    rng = random.Random(seed)
+    counts = {"attached": 0, "lost": 0, "busy": 0}
+    barrier.wait()
+    for _ in range(rounds):
+        instance_id = rng.choice(instance_ids)
+        ids = json.dumps([instance_id])
+        attached = client.v1(
+            "AttachInstanceRamRole", {"RegionId": "cn-hangzhou", "RamRoleName": role, "InstanceIds": ids}
+        )
+        if attached.status != 200:
+            raise AssertionError(f"attach failed: {attached.status} {attached.body!r}")
+        if not attached.json["AttachInstanceRamRoleResults"]["AttachInstanceRamRoleResult"][0]["Success"]:
+            counts["busy"] += 1
+            continue
+        counts["attached"] += 1
+        detached = client.v1(
+            "DetachInstanceRamRole", {"RegionId": "cn-hangzhou", "RamRoleName": role, "InstanceIds": ids}
+        )
+        item = detached.json["DetachInstanceRamRoleResults"]["DetachInstanceRamRoleResult"][0]
+        if not item["Success"]:
+            counts["lost"] += 1
+    return counts

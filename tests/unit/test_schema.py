@@ -31,3 +31,19 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     finally:
         database.close()
+
+
+def test_migrated_schema_matches_metadata_on_postgresql() -> None:
+    from tests.support.databases import drop_all, fresh_postgres_database
+
+    url = fresh_postgres_database()
+    database = Database(url)
+    try:
+        database.migrate()
+        database.migrate()
+        with database.engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), metadata)
+        assert differences == []
+    finally:
+        database.close()
+        drop_all([url])

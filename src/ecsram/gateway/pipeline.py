@@ -28,12 +28,13 @@ from ecsram.gateway.errors import ApiError
 from ecsram.gateway.request import HttpRequest, parse_parameters
 from ecsram.iam.tokens import TokenAuthority
 from ecsram.store import nonces
-from ecsram.store.database import Database, DatabaseUnavailable
+from ecsram.store.database import Database, DatabaseUnavailable, TransientConflict
 
 log = logging.getLogger("ecsram.gateway")
 
 _METHODS = frozenset(("GET", "POST"))
 NONCE_PRUNE_INTERVAL_SECONDS = 1.0
+TRANSACTION_ATTEMPTS = 3
 
 
 def read(call: Call) -> None:
@@ -76,11 +77,7 @@ class Gateway:
         try:
             read(call)
             call.operation = self.registry.resolve(call.action, call.version)
-            with self.database.transaction() as tx:
-                call.tx = tx
-                call.now = self.clock.now(tx)
-                call.principal = authenticate(call, wall_now=self.clock.wall())
-                outcome = self._run_operation(call)
+            outcome = self._transaction(call)
         except ApiError as exc:
             outcome = exc
         except DatabaseUnavailable as exc:
@@ -94,6 +91,23 @@ class Gateway:
             return render.error(call.request_id, outcome, product=product, xml=call.xml)
         assert call.operation is not None
         return render.success(call.request_id, call.operation.action, outcome, xml=call.xml)
+
+    def _transaction(self, call: Call) -> dict[str, Any] | ApiError:
+        """Authenticate and run the operation in one transaction; a transaction the database
+        aborted to break a deadlock is run again from the start (it changed nothing)."""
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+            try:
+                with self.database.transaction() as tx:
+                    call.tx = tx
+                    call.now = self.clock.now(tx)
+                    call.identity_policies = None
+                    call.principal = authenticate(call, wall_now=self.clock.wall())
+                    return self._run_operation(call)
+            except TransientConflict:
+                if attempt == TRANSACTION_ATTEMPTS:
+                    raise
+                log.info("request %s: transaction conflict, attempt %d", call.request_id, attempt)
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _run_operation(call: Call) -> dict[str, Any] | ApiError:

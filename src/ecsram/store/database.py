@@ -33,6 +33,15 @@ class DatabaseUnavailable(Exception):
     """The database cannot be reached or is busy beyond patience; the request may be retried."""
 
 
+class TransientConflict(DatabaseUnavailable):
+    """The database aborted the transaction to resolve a conflict (deadlock, serialization);
+    running the whole transaction again is safe and usually succeeds."""
+
+
+# Server-side limits so that nothing waits forever: a statement, a lock wait, an idle transaction.
+_POSTGRES_OPTIONS = "-c statement_timeout=15000 -c lock_timeout=10000 -c idle_in_transaction_session_timeout=60000"
+
+
 def normalise_url(url: str) -> str:
     """Accept the URLs people write: plain ``postgresql://`` means psycopg 3; a bare path is SQLite."""
     if "://" not in url:
@@ -71,16 +80,28 @@ class Database:
             event.listen(self.engine, "connect", _configure_sqlite)
             self._begin_write = "BEGIN IMMEDIATE"
             self._unavailable: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
+            self._conflicts: tuple[type[BaseException], ...] = ()
         else:
             import psycopg
+            import psycopg.errors
 
             self.engine = create_engine(
                 self.url,
                 poolclass=NullPool,
-                connect_args={"connect_timeout": max(1, int(connect_timeout)), "application_name": "ecsram"},
+                connect_args={
+                    "connect_timeout": max(1, int(connect_timeout)),
+                    "application_name": "ecsram",
+                    "options": _POSTGRES_OPTIONS,
+                    # Notice a dead server or network within about half a minute, not hours.
+                    "keepalives": 1,
+                    "keepalives_idle": 10,
+                    "keepalives_interval": 5,
+                    "keepalives_count": 3,
+                },
             )
             self._begin_write = "BEGIN"
             self._unavailable = (psycopg.OperationalError, psycopg.InterfaceError)
+            self._conflicts = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
         self.dialect = self.engine.dialect
         self.dialect_name: str = self.dialect.name
         self._fairy: Any = None
@@ -123,15 +144,13 @@ class Database:
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Tx]:
         """One transaction: committed if the block completes, rolled back if it raises."""
-        connection = self._driver_connection()
-        try:
-            connection.execute(self._begin_write if write else "BEGIN")
-        except self._unavailable as exc:
-            self._discard_connection()
-            raise DatabaseUnavailable(str(exc)) from exc
+        connection = self._begin(write)
         tx = Tx(connection, self.dialect)
         try:
             yield tx
+        except self._conflicts as exc:
+            self._rollback_quietly(connection)
+            raise TransientConflict(str(exc)) from exc
         except self._unavailable as exc:
             self._rollback_quietly(connection)
             raise DatabaseUnavailable(str(exc)) from exc
@@ -143,6 +162,21 @@ class Database:
         except self._unavailable as exc:
             self._rollback_quietly(connection)
             raise DatabaseUnavailable(str(exc)) from exc
+
+    def _begin(self, write: bool) -> DbapiConnection:
+        """BEGIN on the process's connection; if that connection has died (a restarted or
+        failed-over database), BEGIN once more on a new one before reporting the database gone."""
+        statement = self._begin_write if write else "BEGIN"
+        for attempt in (1, 2):
+            connection = self._driver_connection()
+            try:
+                connection.execute(statement)
+                return connection
+            except self._unavailable as exc:
+                self._discard_connection()
+                if attempt == 2:
+                    raise DatabaseUnavailable(str(exc)) from exc
+        raise AssertionError("unreachable")
 
     def _rollback_quietly(self, connection: DbapiConnection) -> None:
         try:
