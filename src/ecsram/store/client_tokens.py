@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql import ClauseElement
 
 from ecsram.store.schema import client_tokens
-from ecsram.store.sql import Statement, Tx
+from ecsram.store.sql import Statement, Tx, insert_if_absent, params
 
 _KEY = (
     (client_tokens.c.account_id == bindparam("account_id"))
@@ -16,22 +14,11 @@ _KEY = (
 )
 
 
-def _claim(dialect_name: str) -> ClauseElement:
-    construct = sqlite.insert if dialect_name == "sqlite" else postgresql.insert
-    return (
-        construct(client_tokens)
-        .values(
-            account_id=bindparam("account_id"),
-            action=bindparam("action"),
-            client_token=bindparam("client_token"),
-            fingerprint=bindparam("fingerprint"),
-            created_at=bindparam("now"),
-        )
-        .on_conflict_do_nothing()
-    )
-
-
-_CLAIM = Statement.per_dialect("claim_client_token", _claim)
+_CLAIM = insert_if_absent(
+    "claim_client_token",
+    client_tokens,
+    params("account_id", "action", "client_token", "fingerprint", created_at="now"),
+)
 _GET = Statement("get_client_token", select(client_tokens.c.fingerprint, client_tokens.c.result).where(_KEY))
 _SET_RESULT = Statement("set_client_token_result", update(client_tokens).where(_KEY).values(result=bindparam("result")))
 

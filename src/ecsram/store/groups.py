@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql import ClauseElement
 
 from ecsram.store.schema import group_members, groups, users
-from ecsram.store.sql import Statement, Tx
+from ecsram.store.sql import Statement, Tx, insert_if_absent, params
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,27 +25,7 @@ _COLUMNS = tuple(groups.c[name] for name in _NAMES)
 _BY_NAME = (groups.c.account_id == bindparam("account_id")) & (groups.c.group_name_key == bindparam("name_key"))
 
 
-def _insert_if_new(dialect_name: str) -> ClauseElement:
-    construct = sqlite.insert if dialect_name == "sqlite" else postgresql.insert
-    values: dict[str, Any] = {name: bindparam(name) for name in _NAMES}
-    return construct(groups).values(**values, group_name_key=bindparam("name_key")).on_conflict_do_nothing()
-
-
-def _join_if_new(dialect_name: str) -> ClauseElement:
-    construct = sqlite.insert if dialect_name == "sqlite" else postgresql.insert
-    return (
-        construct(group_members)
-        .values(
-            account_id=bindparam("account_id"),
-            group_id=bindparam("group_id"),
-            user_id=bindparam("user_id"),
-            joined_at=bindparam("now"),
-        )
-        .on_conflict_do_nothing()
-    )
-
-
-_INSERT = Statement.per_dialect("insert_group", _insert_if_new)
+_INSERT = insert_if_absent("insert_group", groups, params(*_NAMES, group_name_key="name_key"))
 _FIND = Statement("find_group", select(*_COLUMNS).where(_BY_NAME))
 _BY_ID = Statement("group_by_id", select(*_COLUMNS).where(groups.c.group_id == bindparam("group_id")))
 _UPDATE = Statement(
@@ -70,7 +47,7 @@ _LIST = Statement(
     .order_by(groups.c.group_name_key)
     .limit(bindparam("limit")),
 )
-_JOIN = Statement.per_dialect("join_group", _join_if_new)
+_JOIN = insert_if_absent("join_group", group_members, params("account_id", "group_id", "user_id", joined_at="now"))
 _LEAVE = Statement(
     "leave_group",
     delete(group_members).where(

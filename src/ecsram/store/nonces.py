@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import bindparam, delete
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql import ClauseElement
 
 from ecsram.store.schema import nonces
-from ecsram.store.sql import Statement, Tx
+from ecsram.store.sql import Statement, Tx, insert_if_absent, params
 
 # Requests are accepted up to 15 minutes either side of server time, so a nonce must be
 # remembered for at least 30 minutes to catch every replay that could still pass that check.
@@ -15,16 +13,7 @@ NONCE_RETENTION_SECONDS = 30 * 60
 MAX_NONCE_LENGTH = 128
 
 
-def _insert_if_new(dialect_name: str) -> ClauseElement:
-    construct = sqlite.insert if dialect_name == "sqlite" else postgresql.insert
-    return (
-        construct(nonces)
-        .values(access_key_id=bindparam("access_key_id"), nonce=bindparam("nonce"), expires_at=bindparam("expires_at"))
-        .on_conflict_do_nothing()
-    )
-
-
-_REMEMBER = Statement.per_dialect("remember_nonce", _insert_if_new)
+_REMEMBER = insert_if_absent("remember_nonce", nonces, params("access_key_id", "nonce", "expires_at"))
 _PRUNE = Statement("prune_nonces", delete(nonces).where(nonces.c.expires_at < bindparam("now")))
 
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, delete, func, literal, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql import ClauseElement
 
 from ecsram.store.schema import group_members, policies, policy_attachments, policy_versions
-from ecsram.store.sql import Statement, Tx
+from ecsram.store.sql import Statement, Tx, insert_if_absent, params
 
 SYSTEM = "System"
 CUSTOM = "Custom"
@@ -67,41 +65,17 @@ _VERSION_KEY = (policy_versions.c.account_id == bindparam("account_id")) & (
 )
 
 
-def _insert_policy_if_new(dialect_name: str) -> ClauseElement:
-    construct = sqlite.insert if dialect_name == "sqlite" else postgresql.insert
-    return (
-        construct(policies)
-        .values(
-            account_id=bindparam("account_id"),
-            policy_name_key=bindparam("name_key"),
-            policy_name=bindparam("policy_name"),
-            description=bindparam("description"),
-            default_version="v1",
-            next_version=2,
-            created_at=bindparam("now"),
-            updated_at=bindparam("now"),
-        )
-        .on_conflict_do_nothing()
-    )
-
-
-def _attach_if_new(dialect_name: str) -> ClauseElement:
-    construct = sqlite.insert if dialect_name == "sqlite" else postgresql.insert
-    return (
-        construct(policy_attachments)
-        .values(
-            account_id=bindparam("account_id"),
-            principal_type=bindparam("principal_type"),
-            principal_id=bindparam("principal_id"),
-            policy_type=bindparam("policy_type"),
-            policy_name_key=bindparam("name_key"),
-            attached_at=bindparam("now"),
-        )
-        .on_conflict_do_nothing()
-    )
-
-
-_INSERT_POLICY = Statement.per_dialect("insert_policy", _insert_policy_if_new)
+_INSERT_POLICY = insert_if_absent(
+    "insert_policy",
+    policies,
+    {
+        **params(
+            "account_id", "policy_name", "description", policy_name_key="name_key", created_at="now", updated_at="now"
+        ),
+        "default_version": "v1",
+        "next_version": 2,
+    },
+)
 _INSERT_VERSION = Statement(
     "insert_policy_version",
     policy_versions.insert().values(
@@ -145,7 +119,13 @@ _UPDATE_POLICY = Statement(
         updated_at=bindparam("now"),
     ),
 )
-_ATTACH = Statement.per_dialect("attach_policy", _attach_if_new)
+_ATTACH = insert_if_absent(
+    "attach_policy",
+    policy_attachments,
+    params(
+        "account_id", "principal_type", "principal_id", "policy_type", policy_name_key="name_key", attached_at="now"
+    ),
+)
 _ATTACHMENT_KEY = and_(
     policy_attachments.c.account_id == bindparam("account_id"),
     policy_attachments.c.principal_type == bindparam("principal_type"),

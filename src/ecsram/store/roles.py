@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql import ClauseElement
 
 from ecsram.store.schema import roles
-from ecsram.store.sql import Statement, Tx
+from ecsram.store.sql import Statement, Tx, insert_if_absent, params
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,26 +62,21 @@ _UPDATE = Statement(
 )
 
 
-def _insert_if_new(dialect_name: str) -> ClauseElement:
-    construct = sqlite.insert if dialect_name == "sqlite" else postgresql.insert
-    return (
-        construct(roles)
-        .values(
-            role_id=bindparam("role_id"),
-            account_id=bindparam("account_id"),
-            role_name=bindparam("role_name"),
-            role_name_key=bindparam("name_key"),
-            description=bindparam("description"),
-            assume_role_policy=bindparam("assume_role_policy"),
-            max_session_duration=bindparam("max_session_duration"),
-            created_at=bindparam("created_at"),
-            updated_at=bindparam("updated_at"),
-        )
-        .on_conflict_do_nothing()
-    )
-
-
-_INSERT = Statement.per_dialect("insert_role", _insert_if_new)
+_INSERT = insert_if_absent(
+    "insert_role",
+    roles,
+    params(
+        "role_id",
+        "account_id",
+        "role_name",
+        "description",
+        "assume_role_policy",
+        "max_session_duration",
+        "created_at",
+        "updated_at",
+        role_name_key="name_key",
+    ),
+)
 
 
 def name_key(role_name: str) -> str:

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
-from sqlalchemy import bindparam
+from sqlalchemy import Table, bindparam
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ClauseElement, ColumnElement
@@ -98,6 +100,27 @@ class Statement:
 
     def __repr__(self) -> str:
         return f"Statement({self.name})"
+
+
+def insert_if_absent(name: str, table: Table, values: Mapping[str, Any]) -> Statement:
+    """``INSERT ... ON CONFLICT DO NOTHING``: touches one row if the key was free, none if taken.
+
+    This is how ecsram claims anything unique (a nonce, a ClientToken, a name) without a
+    check-then-write race: the database decides, atomically, on every backend.
+    """
+
+    def build(dialect_name: str) -> ClauseElement:
+        construct = sqlite_dialect.insert if dialect_name == "sqlite" else postgresql_dialect.insert
+        return construct(table).values(**values).on_conflict_do_nothing()
+
+    return Statement.per_dialect(name, build)
+
+
+def params(*names: str, **renamed: str) -> dict[str, Any]:
+    """Bind parameters for columns: ``params("a", b="c")`` -> {"a": :a, "b": :c}."""
+    bound: dict[str, Any] = {name: bindparam(name) for name in names}
+    bound.update({column: bindparam(parameter) for column, parameter in renamed.items()})
+    return bound
 
 
 class DbapiCursor(Protocol):

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql import ClauseElement
 
 from ecsram.store.accounts import AccessKey
 from ecsram.store.schema import access_keys, users
-from ecsram.store.sql import Statement, Tx
+from ecsram.store.sql import Statement, Tx, insert_if_absent, params
 
 MAX_KEYS_PER_USER = 2
 
@@ -34,13 +31,7 @@ _COLUMNS = tuple(users.c[name] for name in _NAMES)
 _BY_NAME = (users.c.account_id == bindparam("account_id")) & (users.c.user_name_key == bindparam("name_key"))
 
 
-def _insert_if_new(dialect_name: str) -> ClauseElement:
-    construct = sqlite.insert if dialect_name == "sqlite" else postgresql.insert
-    values: dict[str, Any] = {name: bindparam(name) for name in _NAMES}
-    return construct(users).values(**values, user_name_key=bindparam("name_key")).on_conflict_do_nothing()
-
-
-_INSERT = Statement.per_dialect("insert_user", _insert_if_new)
+_INSERT = insert_if_absent("insert_user", users, params(*_NAMES, user_name_key="name_key"))
 _FIND = Statement("find_user", select(*_COLUMNS).where(_BY_NAME))
 _BY_ID = Statement("user_by_id", select(*_COLUMNS).where(users.c.user_id == bindparam("user_id")))
 _UPDATE = Statement(
