@@ -140,4 +140,5 @@ def authenticate(call: Call, *, wall_now: float) -> Principal:
 
     if not nonces.remember(call.store, claim.access_key_id, claim.nonce, wall_now):
         raise errors.nonce_used()
+    call.nonce = (claim.access_key_id, claim.nonce)
     return principal

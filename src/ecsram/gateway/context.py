@@ -31,6 +31,8 @@ class Call:
     # Set once the transaction is open: the store handle and the service time (epoch seconds).
     tx: Tx | None = None
     now: float = 0.0
+    # (AccessKeyId, nonce) once authentication has consumed the nonce.
+    nonce: tuple[str, str] | None = None
     # Issues and verifies STS and metadata tokens (set by the gateway).
     tokens: TokenAuthority | None = None
     # The caller's identity policies, loaded on first use by authorization (users, role sessions).

@@ -2,12 +2,12 @@
 
     read      method, parameters, V1/V3, Action, Version, Format
     resolve   (Action, Version) -> Operation
-    -- one transaction --
-    authenticate   signature, timestamp, AccessKey / STS token, nonce   (kept even if the operation fails)
-    -- savepoint: everything below is undone if it fails --
+    -- one transaction (run again if the database aborts it to break a deadlock) --
+    authenticate   signature, timestamp, AccessKey / STS token, nonce
     validate  parameters against the operation's spec
     authorize RAM policy check for users and role sessions
     invoke    the operation's handler
+    -- commit; if the operation failed: roll back, then keep just the nonce --
     render    JSON / XML, status, x-acs-request-id
 
 A cross-cutting concern (throttling, fault injection, audit) is one more step here.
@@ -31,6 +31,15 @@ from ecsram.store import nonces
 from ecsram.store.database import Database, DatabaseUnavailable, TransientConflict
 
 log = logging.getLogger("ecsram.gateway")
+
+
+class _OperationFailed(Exception):
+    """Carries an operation's ApiError out of its transaction, so the transaction rolls back."""
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(error.code)
+        self.error = error
+
 
 _METHODS = frozenset(("GET", "POST"))
 NONCE_PRUNE_INTERVAL_SECONDS = 1.0
@@ -102,23 +111,32 @@ class Gateway:
                     call.now = self.clock.now(tx)
                     call.identity_policies = None
                     call.principal = authenticate(call, wall_now=self.clock.wall())
-                    return self._run_operation(call)
+                    try:
+                        validate(call)
+                        authorize(call)
+                        return invoke(call)
+                    except ApiError as exc:
+                        raise _OperationFailed(exc) from exc  # undoes everything the operation did
+            except _OperationFailed as failed:
+                self._keep_nonce(call)
+                return failed.error
             except TransientConflict:
                 if attempt == TRANSACTION_ATTEMPTS:
                     raise
                 log.info("request %s: transaction conflict, attempt %d", call.request_id, attempt)
         raise AssertionError("unreachable")
 
-    @staticmethod
-    def _run_operation(call: Call) -> dict[str, Any] | ApiError:
-        """Run the operation; if it fails, undo its effects but keep authentication's (the nonce)."""
+    def _keep_nonce(self, call: Call) -> None:
+        """A correctly signed request whose operation failed still used its nonce. Recorded in a
+        transaction of its own, so that the common, successful path needs no savepoint."""
+        if call.nonce is None:
+            return
+        access_key_id, nonce = call.nonce
         try:
-            with call.store.savepoint():
-                validate(call)
-                authorize(call)
-                return invoke(call)
-        except ApiError as exc:
-            return exc
+            with self.database.transaction() as tx:
+                nonces.remember(tx, access_key_id, nonce, self.clock.wall())
+        except DatabaseUnavailable as exc:
+            log.warning("request %s: nonce of a failed request not kept: %s", call.request_id, exc)
 
     def housekeeping(self) -> None:
         """Prune expired nonces, at most once per interval per process (between requests)."""

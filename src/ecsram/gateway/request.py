@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 from ecsram.gateway import errors
 
@@ -53,14 +53,28 @@ def http_request_from_scope(scope: dict[str, Any], body: bytes) -> HttpRequest:
     )
 
 
+def _unescape(text: str) -> str:
+    if "+" in text:
+        text = text.replace("+", " ")
+    if "%" in text:
+        text = unquote(text, encoding="utf-8", errors="strict")
+    return text
+
+
 def decode_pairs(raw: bytes, where: str) -> list[tuple[str, str]]:
-    """Decode ``a=1&b=&c`` (``+`` is a space) strictly as UTF-8; NUL is never a valid character."""
+    """Decode ``a=1&b=&c`` (``+`` is a space, blank values kept) strictly as UTF-8; NUL is never
+    a valid character. What ``parse_qsl(keep_blank_values=True)`` does, at a fraction of the
+    cost: this runs on every request."""
     if not raw:
         return []
     if raw.count(b"&") >= MAX_PARAMETERS:
         raise errors.ApiError("InvalidParameter", 400, f"The {where} has more than {MAX_PARAMETERS} parameters.")
+    pairs = []
     try:
-        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict")
+        for part in raw.decode("utf-8").split("&"):
+            if part:
+                name, _, value = part.partition("=")
+                pairs.append((_unescape(name), _unescape(value)))
     except UnicodeDecodeError:
         raise errors.bad_encoding(where) from None
     for name, value in pairs:

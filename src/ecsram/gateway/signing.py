@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -18,9 +19,21 @@ V3_ALGORITHM = "ACS3-HMAC-SHA256"
 EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9\-_.~]*")
+
+
 def percent_encode(text: str) -> str:
     """RFC 3986 over UTF-8: keep A-Za-z0-9-_.~, upper-case %XX for everything else."""
+    # Most names and values need no encoding at all; checking is far cheaper than quoting.
+    if _UNRESERVED.fullmatch(text):
+        return text
     return quote(text, safe="-_.~")
+
+
+def _encode_canonical(canonical: str) -> str:
+    """percent_encode of a canonical query, which holds only unreserved characters, '%', '&'
+    and '=': replacing those three is the whole encoding, without a pass per character."""
+    return canonical.replace("%", "%25").replace("&", "%26").replace("=", "%3D")
 
 
 # --- V1 -------------------------------------------------------------------------------------
@@ -35,7 +48,7 @@ def v1_canonical_query(params: Mapping[str, str]) -> str:
 
 
 def v1_string_to_sign(method: str, params: Mapping[str, str]) -> str:
-    return f"{method}&%2F&{percent_encode(v1_canonical_query(params))}"
+    return f"{method}&%2F&{_encode_canonical(v1_canonical_query(params))}"
 
 
 def v1_signature(secret: str, string_to_sign: str) -> str:

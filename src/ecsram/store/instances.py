@@ -138,16 +138,8 @@ _SET_METADATA_OPTIONS = Statement(
         http_put_response_hop_limit=bindparam("hop_limit"),
     ),
 )
-_DELETE = Statement(
-    "delete_instances",
-    delete(instances).where(instances.c.account_id == bindparam("account_id"), _IDS),
-    lists=("ids",),
-)
-_EXISTING_IN_ACCOUNT = Statement(
-    "instances_in_account",
-    select(*_ALL_COLUMNS).where(instances.c.account_id == bindparam("account_id"), _IDS),
-    lists=("ids",),
-)
+_DELETE = Statement("delete_instances", delete(instances).where(_IN_ACCOUNT_REGION, _IDS), lists=("ids",))
+_IN_REGION = Statement("instances_in_region", select(*_ALL_COLUMNS).where(_IN_ACCOUNT_REGION, _IDS), lists=("ids",))
 
 
 def insert_many(tx: Tx, rows: Sequence[Instance]) -> None:
@@ -211,8 +203,8 @@ def get_any(tx: Tx, instance_id: str) -> Instance | None:
     return None if row is None else Instance(*row)
 
 
-def find_in_account(tx: Tx, account_id: str, ids: Sequence[str]) -> dict[str, Instance]:
-    rows = tx.all(_EXISTING_IN_ACCOUNT, {"account_id": account_id, "ids": list(ids)})
+def find_in_region(tx: Tx, account_id: str, region_id: str, ids: Sequence[str]) -> dict[str, Instance]:
+    rows = tx.all(_IN_REGION, {"account_id": account_id, "region_id": region_id, "ids": list(ids)})
     return {row[0]: Instance(*row) for row in rows}
 
 
@@ -236,8 +228,8 @@ def set_metadata_options(tx: Tx, instance: Instance, *, http_endpoint: str, http
     )
 
 
-def delete_many(tx: Tx, account_id: str, ids: Iterable[str]) -> int:
-    return tx.run(_DELETE, {"account_id": account_id, "ids": list(ids)})
+def delete_many(tx: Tx, account_id: str, region_id: str, ids: Iterable[str]) -> int:
+    return tx.run(_DELETE, {"account_id": account_id, "region_id": region_id, "ids": list(ids)})
 
 
 # --- DescribeInstances: one statement per combination of filters, compiled once each ---------
@@ -256,17 +248,21 @@ FILTER_COLUMNS = {
 
 
 @cache
-def _listing(filters: frozenset[str]) -> tuple[Statement, Statement]:
-    conditions: list[ColumnElement[bool]] = [_IN_ACCOUNT_REGION, instances.c.instance_id > bindparam("after")]
+def _listing(filters: frozenset[str], after: bool = False) -> tuple[Statement, Statement]:
+    """(page, count) statements for a set of filters; ``after`` adds keyset paging to the page.
+    (Each condition is present only when used: an unused ``instance_id > ''`` would still steer
+    SQLite to a range scan instead of the ``InstanceIds`` lookups.)"""
+    conditions: list[ColumnElement[bool]] = [_IN_ACCOUNT_REGION]
     for name in sorted(filters):
         column = FILTER_COLUMNS[name]
         conditions.append(_IDS if column is None else column == bindparam(name))
     lists = ("ids",) if "ids" in filters else ()
     key = "_".join(sorted(filters)) or "all"
+    page_conditions = [*conditions, instances.c.instance_id > bindparam("after")] if after else conditions
     page = Statement(
-        f"list_instances_{key}",
+        f"list_instances_{key}{'_after' if after else ''}",
         select(*_ALL_COLUMNS)
-        .where(*conditions)
+        .where(*page_conditions)
         .order_by(instances.c.instance_id)
         .limit(bindparam("limit"))
         .offset(bindparam("offset")),
@@ -287,8 +283,8 @@ def list_page(
     limit: int,
 ) -> tuple[int, list[Instance]]:
     """(total matching, one page in InstanceId order); ``after`` pages by key, ``offset`` by number."""
-    page, total = _listing(frozenset(filters))
+    page, total = _listing(frozenset(filters), bool(after))
     params = {"account_id": account_id, "region_id": region_id, **filters}
-    count = int(tx.scalar(total, {**params, "after": ""}))
+    count = int(tx.scalar(total, params))
     rows = tx.all(page, {**params, "after": after, "offset": offset, "limit": limit})
     return count, [Instance(*row) for row in rows]

@@ -9,8 +9,7 @@ of the statement itself (see bench/RESULTS.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,10 +21,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ClauseElement, ColumnElement
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.types import Boolean
+from sqlalchemy.types import NullType
 
 
-class InList(ColumnElement[bool]):
+class InList(ColumnElement[Any]):
     """``column IN <list parameter>``, one placeholder for a whole list of values.
 
     SQLite reads the list from a JSON array (``json_each``); PostgreSQL binds an array
@@ -33,7 +32,9 @@ class InList(ColumnElement[bool]):
     """
 
     inherit_cache = True
-    type = Boolean()
+    # Not Boolean: SQLAlchemy would render a Boolean expression in WHERE as "(...) = 1" on SQLite,
+    # which hides the IN from the query planner and turns index probes into a scan.
+    type: Any = NullType()
 
     def __init__(self, column: ColumnElement[Any], param: str) -> None:
         self.column = column
@@ -146,12 +147,11 @@ class DbapiConnection(Protocol):
 class Tx:
     """One open transaction on one driver connection."""
 
-    __slots__ = ("_connection", "_dialect", "_savepoints", "dialect_name")
+    __slots__ = ("_connection", "_dialect", "dialect_name")
 
     def __init__(self, connection: DbapiConnection, dialect: Dialect) -> None:
         self._connection = connection
         self._dialect = dialect
-        self._savepoints = 0
         self.dialect_name = dialect.name
 
     def execute(self, statement: Statement, params: Mapping[str, Any] | None = None) -> DbapiCursor:
@@ -189,18 +189,3 @@ class Tx:
 
     def raw(self, sql: str) -> None:
         self._connection.execute(sql)
-
-    @contextmanager
-    def savepoint(self) -> Iterator[None]:
-        """Everything inside is undone if the block raises; what came before stays."""
-        self._savepoints += 1
-        name = f"sp{self._savepoints}"
-        self.raw(f"SAVEPOINT {name}")
-        try:
-            yield
-        except BaseException:
-            self.raw(f"ROLLBACK TO SAVEPOINT {name}")
-            self.raw(f"RELEASE SAVEPOINT {name}")
-            raise
-        else:
-            self.raw(f"RELEASE SAVEPOINT {name}")

@@ -352,15 +352,15 @@ def delete_instance(call: Call) -> dict[str, Any]:
         raise errors.incorrect_instance_status("DeleteInstance", "Stop the instance first, or set Force=true.")
     if call.args["DryRun"]:
         raise errors.dry_run_passed()
-    instances.delete_many(call.store, instance.account_id, [instance.instance_id])
+    instances.delete_many(call.store, instance.account_id, instance.region_id, [instance.instance_id])
     return {}
 
 
 def delete_instances(call: Call) -> dict[str, Any]:
     args = call.args
     ids: Sequence[str] = args["InstanceId"]
-    found = instances.find_in_account(call.store, call.caller.account_id, ids)
-    missing = [i for i in ids if i not in found or found[i].region_id != args["RegionId"]]
+    found = instances.find_in_region(call.store, call.caller.account_id, args["RegionId"], ids)
+    missing = [i for i in ids if i not in found]
     if missing:
         raise errors.instance_not_found("DeleteInstances", missing[0])
     running = [i for i in ids if found[i].status != STOPPED]
@@ -370,7 +370,7 @@ def delete_instances(call: Call) -> dict[str, Any]:
         )
     if args["DryRun"]:
         raise catalog.api_error("ecs", "DeleteInstances", "DRYRUN.SUCCESS")
-    instances.delete_many(call.store, call.caller.account_id, ids)
+    instances.delete_many(call.store, call.caller.account_id, args["RegionId"], ids)
     return {}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from ecsram.gateway.context import Call
@@ -86,21 +87,21 @@ def _check_resource_type(raw: str) -> str:
     return raw
 
 
-def describe_regions(call: Call) -> dict[str, Any]:
-    language = call.args["AcceptLanguage"]
-    return {
-        "Regions": {
-            "Region": [
-                {
-                    "RegionId": r["RegionId"],
-                    "RegionEndpoint": r["RegionEndpoint"],
-                    "LocalName": _local_name(r["RegionId"], language),
-                    "Status": "available",
-                }
-                for r in catalog.regions()
-            ]
+@cache
+def _region_list(language: str) -> tuple[dict[str, str], ...]:
+    return tuple(
+        {
+            "RegionId": r["RegionId"],
+            "RegionEndpoint": r["RegionEndpoint"],
+            "LocalName": _local_name(r["RegionId"], language),
+            "Status": "available",
         }
-    }
+        for r in catalog.regions()
+    )
+
+
+def describe_regions(call: Call) -> dict[str, Any]:
+    return {"Regions": {"Region": _region_list(call.args["AcceptLanguage"])}}
 
 
 OPERATIONS: tuple[Operation, ...] = (

@@ -1,0 +1,73 @@
+"""The statements on the request path find rows through indexes: their cost must not grow with
+the number of instances, roles or nonces in the store. Checked with SQLite's query planner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ecsram.store import instances, roles
+from ecsram.store.database import Database
+from ecsram.store.sql import Statement
+
+SAMPLE: dict[str, Any] = {
+    "account_id": "1000000000000001",
+    "region_id": "cn-hangzhou",
+    "ids": '["i-aaaaaaaaaaaaaaaaaaaa"]',
+    "role_name": "r",
+    "name_key": "r",
+    "policy": None,
+    "now": "2026-01-01T00:00:00Z",
+    "instance_id": "i-aaaaaaaaaaaaaaaaaaaa",
+    "expected": "Running",
+    "status": "Stopped",
+    "offset": 0,
+    "limit": 10,
+    "access_key_id": "LTAI0000000000000000",
+    "nonce": "n",
+    "expires_at": 0,
+    "after": "",
+}
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    path: Path = tmp_path_factory.mktemp("plans") / "plans.db"
+    db = Database(f"sqlite:///{path}")
+    db.migrate()
+    yield db
+    db.close()
+
+
+BY_IDS = "(account_id=? AND region_id=? AND instance_id=?)"
+BY_ROLE = "ix_instances_role (account_id=? AND region_id=? AND ram_role_name=?)"
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        (instances._LOCK_FOR_BINDING, BY_IDS),
+        (instances._BIND, BY_IDS),
+        (instances._UNBIND, BY_IDS),
+        (instances._ROLES_OF, BY_IDS),
+        (instances._BOUND_TO_ROLE_COUNT, BY_ROLE),
+        (instances._BOUND_TO_ROLE_PAGE, BY_ROLE),
+        (instances._BY_ID, "instance_id=?"),
+        (instances._SET_STATUS, "instance_id=?"),
+        (instances._DELETE, BY_IDS),
+        (instances._IN_REGION, BY_IDS),
+        (roles._FIND, "(account_id=? AND role_name_key=?)"),
+        (instances._listing(frozenset({"ids"}))[0], BY_IDS),
+        (instances._listing(frozenset({"ids", "status"}))[1], BY_IDS),
+    ],
+    ids=lambda value: value.name if isinstance(value, Statement) else "",
+)
+def test_searches_by_its_key(database: Any, statement: Statement, expected: str) -> None:
+    compiled = statement.compiled(database.dialect)
+    with database.transaction(write=False) as tx:
+        rows = tx._connection.execute("EXPLAIN QUERY PLAN " + compiled.text, {**compiled.constants, **SAMPLE})
+        plan = [row[3] for row in rows.fetchall()]
+    assert any(step.startswith("SEARCH") and expected in step for step in plan), plan
+    assert not [step for step in plan if step.startswith("SCAN") and "json_each" not in step], plan
