@@ -7,6 +7,7 @@ objects would cost more per request than everything ecsram does with a signed ca
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -198,7 +199,11 @@ class EcsramApp:
         try:
             seconds = float(query.get("advance", ""))
         except ValueError:
-            return render.Response(400, b'{"status":"advance=SECONDS is required"}', render.JSON_CONTENT_TYPE)
+            seconds = math.nan
+        if not math.isfinite(seconds):
+            return render.Response(
+                400, b'{"status":"advance=SECONDS (a finite number) is required"}', render.JSON_CONTENT_TYPE
+            )
         with self.database.transaction() as tx:
             offset = self.clock.advance(tx, seconds)
         return render.Response(200, orjson.dumps({"offsetSeconds": offset}), render.JSON_CONTENT_TYPE)

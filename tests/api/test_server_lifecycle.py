@@ -184,3 +184,21 @@ def test_unreachable_database_is_reported(tmp_path: Any) -> None:
     blocked.write_text("not a directory")
     with pytest.raises(ServerFailed):
         ServerProcess(f"sqlite:///{blocked}/sub/ecsram.db", startup_timeout=10).start()
+
+
+def test_clock_endpoint_only_with_test_clock(server: ServerProcess, server_factory: Callable[..., ServerProcess]) -> None:
+    import urllib.error
+    import urllib.request
+
+    def post(url: str) -> int:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=5) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    assert post(f"{server.url}/_ecsram/clock?advance=60") == 404  # a fixed clock cannot be moved
+    clocked = server_factory(test_clock=True)
+    for bad in ("", "nan", "inf", "soon"):
+        assert post(f"{clocked.url}/_ecsram/clock?advance={bad}") == 400
+    assert post(f"{clocked.url}/_ecsram/clock?advance=-30") == 200

@@ -1,0 +1,142 @@
+"""``python -m bench run`` — the whole benchmark, one command; ``python -m bench selftest`` — checks.
+
+Results: bench/out/<stamp>.json (every run of every cell) and bench/out/<stamp>.md (the tables),
+also copied to bench/out/latest.{json,md}; the tables are printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import machine, profiling, report
+from bench.scenarios import GROUPS, Bench, Options
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the benchmark and write bench/out/")
+    run.add_argument("--quick", action="store_true", help="short runs (3 s, fewer instances): a smoke test")
+    run.add_argument("--workers", type=int, default=2, help="N, the multi-worker count (1 is always measured too)")
+    run.add_argument("--duration", type=float, default=None, help="seconds per timed run (default 10, quick 3)")
+    run.add_argument("--repeats", type=int, default=3, help="timed runs per cell; the median is reported (min 3)")
+    run.add_argument("--connections", type=int, default=16, help="keep-alive connections of the load generator")
+    run.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
+    run.add_argument("--wrk-threads", type=int, default=1, help="wrk threads when --generator wrk")
+    run.add_argument("--only", default=",".join(GROUPS), help=f"comma-separated groups out of {', '.join(GROUPS)}")
+    run.add_argument("--skip", default="", help="comma-separated groups to leave out")
+    run.add_argument("--ecsram-src", type=Path, default=None, help="benchmark the ecsram in this src/ directory")
+    run.add_argument("--keep-workdir", action="store_true", help="keep the temporary databases and request files")
+    commands.add_parser("selftest", help="check the signer against the published vector and the generators")
+    return parser.parse_args(argv)
+
+
+def options_from(args: argparse.Namespace, workdir: Path) -> Options:
+    groups = [g for g in args.only.split(",") if g]
+    unknown = set(groups) | {g for g in args.skip.split(",") if g}
+    unknown -= set(GROUPS)
+    if unknown:
+        raise SystemExit(f"unknown groups: {', '.join(sorted(unknown))} (choose from {', '.join(GROUPS)})")
+    skip = set(args.skip.split(","))
+    return Options(
+        workdir=workdir,
+        workers=args.workers,
+        connections=args.connections,
+        duration=args.duration or (3.0 if args.quick else 10.0),
+        warmup=1.0 if args.quick else 2.0,
+        repeats=max(3, args.repeats),
+        generator=args.generator,
+        lanes=args.wrk_threads,
+        instances=500 if args.quick else 2000,
+        batch_pool=5_000 if args.quick else 20_000,
+        source=args.ecsram_src.resolve() if args.ecsram_src else None,
+        groups=tuple(g for g in GROUPS if g in groups and g not in skip),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    workdir = Path(tempfile.mkdtemp(prefix="ecsram-bench-"))
+    options = options_from(args, workdir)
+    started = time.time()
+    facts: dict[str, Any] = {"machine_at_start": machine.describe()}
+    if options.source is not None:
+        revision = options.source.parent / "REVISION"
+        facts["ecsram_source"] = {
+            "path": str(options.source),
+            "revision": revision.read_text().strip() if revision.exists() else "unknown",
+        }
+    bench = Bench(options)
+    log = bench.log
+    log(f"ecsram benchmark {stamp}: groups {', '.join(options.groups)}; workdir {workdir}")
+    try:
+        if "generators" in options.groups and options.generator == "auto":
+            bench.choose_generator()
+        log(f"load generator: {bench.settings.generator} ({bench.settings.lanes} thread(s))")
+        if {"api", "moto", "imds"} & set(options.groups):
+            bench.api_group()
+        steps = {"batch": bench.batch_group, "store": bench.store_group, "profile": bench.profile_group}
+        for group, step in steps.items():
+            if group in options.groups:
+                step()
+    except KeyboardInterrupt:
+        log("interrupted: writing what was measured")
+    finally:
+        if not args.keep_workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    results = report.Results(bench.measurements)
+    ratios = results.ratios(options.workers, options.connections)
+    tables = report.table(bench.measurements)
+    ratio_lines = report.ratio_table(ratios)
+    pending = "\n".join(f"- {p.scenario}: {p.reason}" for p in bench.pending) or "- none"
+    markdown = (
+        f"# ecsram benchmark {stamp}\n\n"
+        f"generator: {bench.settings.generator} ({bench.settings.lanes} thread(s)), "
+        f"{options.connections} connections, {options.duration:g} s x {options.repeats} runs per cell (median)\n\n"
+        f"{tables}\n\n{ratio_lines}\n\npending / not measured:\n{pending}\n"
+    )
+    document = {
+        "stamp": stamp,
+        "command": " ".join(sys.argv),
+        "options": {k: str(v) for k, v in vars(options).items()},
+        "seconds": round(time.time() - started, 1),
+        "generator": {"name": bench.settings.generator, "threads": bench.settings.lanes},
+        **facts,
+        "machine_at_end": {"load_average": machine.load_average()},
+        "py_spy": profiling.py_spy_version(),
+        "facts": bench.facts,
+        "measurements": [m.to_json() for m in bench.measurements],
+        "ratios": [r.to_json() for r in ratios],
+        "pending": [{"scenario": p.scenario, "reason": p.reason} for p in bench.pending],
+    }
+    path = report.write(OUT, stamp, document, markdown)
+    print("\n" + markdown)
+    print(f"raw results: {path}")
+    return 0
+
+
+def selftest() -> int:
+    """Checks that need no judgement of speed: the signer's published vector, and a generator run."""
+    from bench.selftest import main as run_selftest
+
+    return run_selftest()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "run":
+        return run(args)
+    return selftest()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
