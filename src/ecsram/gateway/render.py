@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -21,8 +22,20 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _HOSTS = {"ecs": "ecs.aliyuncs.com", "ram": "ram.aliyuncs.com", "sts": "sts.aliyuncs.com"}
 
 
-def new_request_id() -> str:
-    return str(uuid.uuid4()).upper()
+class _RequestIds:
+    """Upper-case UUID-shaped request IDs: a random per-process prefix and a counter, unique across
+    processes and restarts without a system call per request (uuid4 reads the OS entropy pool)."""
+
+    def __init__(self) -> None:
+        self._prefix = uuid.uuid4().hex[:20].upper()
+        self._counter = itertools.count()
+
+    def __call__(self) -> str:
+        p = self._prefix
+        return f"{p[:8]}-{p[8:12]}-{p[12:16]}-{p[16:20]}-{next(self._counter) & 0xFFFFFFFFFFFF:012X}"
+
+
+new_request_id = _RequestIds()
 
 
 @dataclass(slots=True)

@@ -52,7 +52,7 @@ def v1_string_to_sign(method: str, params: Mapping[str, str]) -> str:
 
 
 def v1_signature(secret: str, string_to_sign: str) -> str:
-    digest = hmac.new(f"{secret}&".encode(), string_to_sign.encode(), hashlib.sha1).digest()
+    digest = hmac.digest(f"{secret}&".encode(), string_to_sign.encode(), "sha1")
     return base64.b64encode(digest).decode()
 
 
@@ -127,7 +127,7 @@ def v3_string_to_sign(canonical_request: str) -> str:
 
 
 def v3_signature(secret: str, string_to_sign: str) -> str:
-    return hmac.new(secret.encode(), string_to_sign.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(secret.encode(), string_to_sign.encode(), "sha256").hex()
 
 
 def signatures_equal(expected: str, given: str) -> bool:

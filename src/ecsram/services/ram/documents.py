@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ecsram.gateway.errors import ApiError
 from ecsram.iam.cache import parsed
 from ecsram.iam.evaluate import trust_allows
@@ -30,8 +32,9 @@ def identity_document(raw: str) -> str:
     return validated(raw, PolicyKind.IDENTITY, MAX_POLICY_DOCUMENT_LENGTH)
 
 
+@lru_cache(maxsize=4096)
 def trusts_ecs(assume_role_policy: str) -> bool:
-    """Whether a role's trust policy lets ECS (the instance) assume it."""
+    """Whether a role's trust policy lets ECS (the instance) assume it (pure, so memoised)."""
     return trust_allows(parsed(assume_role_policy, PolicyKind.TRUST), {"Service": ECS_SERVICE})
 
 
