@@ -7,6 +7,7 @@ also copied to bench/out/latest.{json,md}; the tables are printed at the end.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import machine, profiling, report
+from bench.runner import Measurement, measurement_from_json
 from bench.scenarios import GROUPS, Bench, Options
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -36,6 +38,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     run.add_argument("--ecsram-src", type=Path, default=None, help="benchmark the ecsram in this src/ directory")
     run.add_argument("--keep-workdir", action="store_true", help="keep the temporary databases and request files")
     commands.add_parser("selftest", help="check the signer against the published vector and the generators")
+    again = commands.add_parser("report", help="print the tables of a results file again (and rewrite its .md)")
+    again.add_argument("results", type=Path, help="bench/out/<stamp>.json")
     return parser.parse_args(argv)
 
 
@@ -95,15 +99,8 @@ def run(args: argparse.Namespace) -> int:
 
     results = report.Results(bench.measurements)
     ratios = results.ratios(options.workers, options.connections)
-    tables = report.table(bench.measurements)
-    ratio_lines = report.ratio_table(ratios)
-    pending = "\n".join(f"- {p.scenario}: {p.reason}" for p in bench.pending) or "- none"
-    markdown = (
-        f"# ecsram benchmark {stamp}\n\n"
-        f"generator: {bench.settings.generator} ({bench.settings.lanes} thread(s)), "
-        f"{options.connections} connections, {options.duration:g} s x {options.repeats} runs per cell (median)\n\n"
-        f"{tables}\n\n{ratio_lines}\n\npending / not measured:\n{pending}\n"
-    )
+    pending = [(p.scenario, p.reason) for p in bench.pending]
+    markdown = render(stamp, bench.settings.generator, bench.settings.lanes, options, bench.measurements, pending)
     document = {
         "stamp": stamp,
         "command": " ".join(sys.argv),
@@ -124,6 +121,44 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def render(
+    stamp: str,
+    generator: str,
+    threads: int,
+    options: Options,
+    measurements: list[Measurement],
+    pending: list[tuple[str, str]],
+) -> str:
+    ratios = report.Results(measurements).ratios(options.workers, options.connections)
+    lines = "\n".join(f"- {scenario}: {reason}" for scenario, reason in pending) or "- none"
+    return (
+        f"# ecsram benchmark {stamp}\n\n"
+        f"generator: {generator} ({threads} thread(s)), {options.connections} connections, "
+        f"{options.duration:g} s x {options.repeats} runs per cell (median)\n\n"
+        f"{report.table(measurements)}\n\n{report.ratio_table(ratios)}\n\npending / not measured:\n{lines}\n"
+    )
+
+
+def rerender(path: Path) -> int:
+    data = json.loads(path.read_text())
+    opts = data["options"]
+    options = Options(
+        workdir=Path(opts["workdir"]),
+        workers=int(opts["workers"]),
+        connections=int(opts["connections"]),
+        duration=float(opts["duration"]),
+        repeats=int(opts["repeats"]),
+    )
+    measurements = [measurement_from_json(m) for m in data["measurements"]]
+    pending = [(p["scenario"], p["reason"]) for p in data["pending"]]
+    markdown = render(
+        data["stamp"], data["generator"]["name"], data["generator"]["threads"], options, measurements, pending
+    )
+    path.with_suffix(".md").write_text(markdown)
+    print(markdown)
+    return 0
+
+
 def selftest() -> int:
     """Checks that need no judgement of speed: the signer's published vector, and a generator run."""
     from bench.selftest import main as run_selftest
@@ -135,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "run":
         return run(args)
+    if args.command == "report":
+        return rerender(args.results)
     return selftest()
 
 

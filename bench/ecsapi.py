@@ -45,17 +45,26 @@ class EcsramClient:
     def close(self) -> None:
         self._connection.close()
 
-    def call(self, action: str, params: Mapping[str, str] | None = None, *, version: str = ECS_VERSION) -> Any:
-        target = self.signer.target({"Action": action, "Version": version, **(params or {})})
+    def _exchange(self, target: str) -> tuple[int, bytes]:
         self._connection.request("GET", target)
         response = self._connection.getresponse()
-        body = response.read()
+        return response.status, response.read()
+
+    def call(self, action: str, params: Mapping[str, str] | None = None, *, version: str = ECS_VERSION) -> Any:
+        full = {"Action": action, "Version": version, **(params or {})}
+        try:
+            status, body = self._exchange(self.signer.target(full))
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            # The server closed the idle keep-alive connection (uvicorn does after 5 s) before
+            # reading the request: open a new one and send a freshly signed request.
+            self._connection.close()
+            status, body = self._exchange(self.signer.target(full))
         try:
             data = json.loads(body)
         except ValueError:
-            raise ApiCallError(action, response.status, "NotJson", body[:200].decode("utf-8", "replace")) from None
-        if not 200 <= response.status <= 299:
-            raise ApiCallError(action, response.status, str(data.get("Code")), str(data.get("Message")))
+            raise ApiCallError(action, status, "NotJson", body[:200].decode("utf-8", "replace")) from None
+        if not 200 <= status <= 299:
+            raise ApiCallError(action, status, str(data.get("Code")), str(data.get("Message")))
         return data
 
     # --- the set-up steps the scenarios need ------------------------------------------------------

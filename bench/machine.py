@@ -13,8 +13,6 @@ from typing import Any
 from bench.loadgen.wrk import wrk_version
 from bench.motoenv import moto_version
 
-TOOLS = Path(__file__).resolve().parent / ".venv-tools"
-
 
 def cpu_model() -> str:
     try:

@@ -1,8 +1,9 @@
 """Where a request spends its time: py-spy samples of an ecsram worker under load, summarised.
 
-py-spy is installed into its own venv (bench/.venv-tools) on first use. ``record`` samples with
---nonblocking (the worker is never paused) and writes collapsed stacks; ``summarise`` turns
-them into the share of samples per function: inclusive (on the stack) and self (at the top).
+py-spy is installed into its own venv (bench/.venv-tools) on first use. ``record`` pauses the
+worker for each sample (py-spy's default: with --nonblocking about half the stacks came out
+torn, starting at an inner frame) and writes collapsed stacks; ``summarise`` turns them into
+the share of samples per function: inclusive (on the stack) and self (at the top).
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ def start_recording(pid: int, seconds: float, output: Path, rate: int = 250) -> 
         "raw",
         "--output",
         str(output),
-        "--nonblocking",
     ]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -101,3 +101,21 @@ def summarise(collapsed: Path, top: int = 30) -> dict[str, Any]:
         "inclusive_all": share(inclusive),
         "self": share(self_time),
     }
+
+
+def children(collapsed: str, parent: str) -> dict[str, float]:
+    """Share of all samples spent in each direct callee of the frames named ``parent``
+    (``function (file)`` as ``summarise`` names them); "(self)" is time in ``parent`` itself."""
+    shares: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.splitlines():
+        match = _LINE.match(line)
+        if match is None:
+            continue
+        count = int(match.group(2))
+        total += count
+        frames = [f.name for f in (parse_frame(part) for part in match.group(1).split(";")) if f.file]
+        if parent in frames:
+            at = frames.index(parent)
+            shares[frames[at + 1] if at + 1 < len(frames) else "(self)"] += count
+    return {name: round(100.0 * n / total, 1) for name, n in shares.most_common()} if total else {}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.loadgen.common import LoadResult
 from bench.runner import Measurement
 
 
@@ -30,11 +32,12 @@ class Ratio:
         ok = {">=": self.value >= limit, "<=": self.value <= limit, "<": self.value < limit}.get(op)
         if ok is None:
             return "info"
+        flag = "" if self.clean else " (a side had errors)"
         if ok:
-            return "met" if self.clean else "met (errors!)"
+            return "met" + flag
         if op.startswith(">"):
-            return f"missed: {limit / self.value:.1f}x short"
-        return f"missed: {self.value / limit:.1f}x over"
+            return f"missed: {limit / self.value:.1f}x short{flag}"
+        return f"missed: {self.value / limit:.1f}x over{flag}"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,12 +50,12 @@ class Ratio:
         }
 
 
-def rps(m: Measurement) -> float | None:
-    return m.rps
+def rps(run: LoadResult) -> float:
+    return run.rps
 
 
-def p50(m: Measurement) -> float | None:
-    return m.p50
+def p50(run: LoadResult) -> float:
+    return run.latency_ms["p50"]
 
 
 class Results:
@@ -73,20 +76,28 @@ class Results:
         name: str,
         a: Measurement | None,
         b: Measurement | None,
-        pick: Callable[[Measurement], float | None],
+        pick: Callable[[LoadResult], float],
         target: str,
         unit: str,
         *,
         scale: float = 1.0,
     ) -> Ratio:
+        """a / b. The cells of a group run interleaved, round by round, so run i of a and run i of b
+        were measured back to back: the value is the median of those paired ratios (robust to
+        the machine's load drifting between rounds); the ratio of the medians is shown beside it."""
         if a is None or b is None:
             return Ratio(name, None, target, "not measured", False)
-        va, vb = pick(a), pick(b)
+        va = statistics.median(pick(run) for run in a.runs)
+        vb = statistics.median(pick(run) for run in b.runs)
         if not va or not vb:
             return Ratio(name, None, target, "no data", False)
         value = va / vb * scale
         detail = f"{va:.4g} / {vb:.4g} {unit}" + (f" x {scale:g}" if scale != 1.0 else "")
-        return Ratio(name, round(value, 3), target, detail, a.clean and b.clean)
+        if len(a.runs) == len(b.runs) and all(pick(run) for run in b.runs):
+            paired = [pick(x) / pick(y) * scale for x, y in zip(a.runs, b.runs, strict=True)]
+            detail = f"paired runs: {', '.join(f'{r:.3g}' for r in paired)}; medians {detail} = {value:.3g}"
+            value = statistics.median(paired)
+        return Ratio(name, round(value, 4), target, detail, a.clean and b.clean)
 
     def ratios(self, workers: int, connections: int) -> list[Ratio]:
         f = self.find

@@ -92,6 +92,7 @@ class Measurement:
             "connections": self.connections,
             "generator": self.generator,
             "lanes": self.lanes,
+            "label": self.label,
             "status": self.status,
             "clean": self.clean,
             "note": self.note,
@@ -99,6 +100,27 @@ class Measurement:
             "warmup": self.warmup.to_json() if self.warmup else None,
             "runs": [run.to_json() for run in self.runs],
         }
+
+
+def measurement_from_json(data: dict[str, Any]) -> Measurement:
+    """A measurement read back from a results file (for re-rendering the tables)."""
+    prefix = f"c{data['connections']}"
+    label = data.get("label", data["key"].split("|")[3].removeprefix(prefix))
+    m = Measurement(
+        data["scenario"],
+        data["system"],
+        data["workers"],
+        data["connections"],
+        port=0,
+        workload=Workload("from file"),
+        generator=data.get("generator", ""),
+        lanes=data.get("lanes", 0),
+        label=label,
+        status=data["status"],
+        note=data.get("note", ""),
+    )
+    m.runs = [LoadResult.from_json(run) for run in data["runs"]]
+    return m
 
 
 class Runner:

@@ -9,6 +9,7 @@ need it into "pending" entries with the reason, instead of numbers.
 from __future__ import annotations
 
 import contextlib
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,32 +208,34 @@ class Bench:
                     )
                 )
             self.runner().measure([m for pair in cells for m in pair])
-        scores = []
-        for (generator, lanes), (hello_cell, regions_cell) in zip(candidates, cells, strict=True):
-            if hello_cell.clean and regions_cell.clean and hello_cell.rps and regions_cell.rps:
-                scores.append(((hello_cell.rps, regions_cell.rps), generator, lanes))
         self.facts["generator_cells"] = [
             {"key": m.key, "rps": m.rps, "p50_ms": m.p50, "p99_ms": m.p99, "clean": m.clean}
             for pair in cells
             for m in pair
         ]
-        if not scores:
+        usable = [i for i, pair in enumerate(cells) if all(m.clean for m in pair)]
+        if not usable:
             self.log("  no generator ran cleanly; keeping wrk")
             return
-        best_hello = max(score[0][0] for score in scores)
-        best_regions = max(score[0][1] for score in scores)
-        # Both servers count: each candidate's req/s as a share of the best candidate's, averaged.
-        ranked = sorted(scores, key=lambda s: -(s[0][0] / best_hello + s[0][1] / best_regions))
-        (_, generator, lanes) = ranked[0]
+        # The candidates ran interleaved: in each round, each one's req/s as a share of that round's
+        # best, on hello and on DescribeRegions; the score is the median over rounds of the mean.
+        rounds = min(len(m.runs) for i in usable for m in cells[i])
+        scores: dict[int, list[float]] = {i: [] for i in usable}
+        for r in range(rounds):
+            best = [max(cells[i][side].runs[r].rps for i in usable) for side in (0, 1)]
+            for i in usable:
+                shares = [cells[i][side].runs[r].rps / best[side] for side in (0, 1)]
+                scores[i].append(sum(shares) / 2)
+        score = {i: statistics.median(values) for i, values in scores.items()}
+        chosen = max(score, key=lambda i: score[i])
+        generator, lanes = candidates[chosen]
         self.settings = LoadSettings(
             generator, lanes, self.settings.duration, self.settings.warmup, self.settings.repeats
         )
         self.facts["generator_choice"] = {
             "chosen": {"generator": generator, "threads": lanes},
-            "rule": "highest mean over hello and DescribeRegions of req/s as a share of the best candidate's",
-            "candidates": [
-                {"generator": g, "threads": t, "hello_rps": h, "describe_regions_rps": r} for (h, r), g, t in scores
-            ],
+            "rule": "median over rounds of the mean (hello, DescribeRegions) share of the round's best req/s",
+            "scores": {f"{candidates[i][0]}-t{candidates[i][1]}": round(score[i], 3) for i in score},
         }
         self.log(f"  chosen: {generator} with {lanes} thread(s)")
 

@@ -10,10 +10,9 @@ arrives; ``PREFIX.k.keys`` the key of each lane line (busy until its "done" answ
 
 from __future__ import annotations
 
-import json
 import resource
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +81,10 @@ class LoadResult:
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "rps": round(self.rps, 1), "errors": self.errors, "ok": self.ok}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LoadResult:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
 def write_request_files(prefix: Path, lanes: Sequence[Lane], template: str | None = None) -> None:
@@ -156,7 +159,3 @@ def run_load(generator: str, spec: LoadSpec, prefix: Path) -> LoadResult:
 
         return run_pyclient(spec, prefix)
     raise ValueError(f"unknown generator {generator!r}; choose from {', '.join(GENERATORS)}")
-
-
-def dump(result: LoadResult) -> str:
-    return json.dumps(result.to_json())

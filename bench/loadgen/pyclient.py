@@ -174,10 +174,22 @@ async def open_connections(host: str, port: int, count: int, balance: int) -> tu
     return streams, sorted(per_process.values(), reverse=True)
 
 
+REQUEST_TIMEOUT = 10.0  # as wrk --timeout 10s
+
+
+async def _exchange(stream: Stream, data: bytes) -> tuple[bytes, bytes]:
+    reader, writer = stream
+    writer.write(data)
+    head = await reader.readuntil(b"\r\n\r\n")
+    body = await reader.readexactly(_content_length(head))
+    return head, body
+
+
 async def walk_connection(
     walk: Walk, lane: LaneState, counters: Counters, ready: asyncio.Event, stream: Stream
 ) -> None:
-    reader, writer = stream
+    """Send this connection's share of the lane until the deadline. A server that closes the
+    connection after an answer (moto_server: ``Connection: close``) gets a new one, as wrk does."""
     await ready.wait()
     clock = time.perf_counter_ns
     try:
@@ -186,10 +198,17 @@ async def walk_connection(
             if data is None:
                 return
             started = clock()
-            writer.write(data)
-            head = await reader.readuntil(b"\r\n\r\n")
-            body = await reader.readexactly(_content_length(head))
+            try:
+                head, body = await asyncio.wait_for(_exchange(stream, data), REQUEST_TIMEOUT)
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
+                counters.socket_errors += 1
+                stream[1].close()
+                stream = await asyncio.open_connection(walk.host, walk.port)
+                continue
             counters.latencies.append(clock() - started)
+            if b"\r\nconnection: close" in head.lower():
+                stream[1].close()
+                stream = await asyncio.open_connection(walk.host, walk.port)
             status = int(head[9:12])
             key = str(status)
             counters.statuses[key] = counters.statuses.get(key, 0) + 1
@@ -208,10 +227,10 @@ async def walk_connection(
                 match = walk.done.search(body)
                 if match:
                     lane.busy.discard(match.group(1))
-    except (OSError, asyncio.IncompleteReadError, ValueError):
+    except OSError:
         counters.socket_errors += 1
     finally:
-        writer.close()
+        stream[1].close()
 
 
 def percentile(sorted_values: list[int], pct: float) -> int:
