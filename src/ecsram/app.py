@@ -16,6 +16,7 @@ import orjson
 from ecsram.clock import Clock
 from ecsram.config import Settings
 from ecsram.gateway import errors, render
+from ecsram.gateway.batching import GroupCommitter
 from ecsram.gateway.dispatch import Registry
 from ecsram.gateway.errors import ApiError
 from ecsram.gateway.pipeline import Gateway
@@ -98,6 +99,7 @@ class EcsramApp:
         self.pinned_instances = settings.pinned_metadata_instances()
         self.database: Database | None = None
         self.gateway: Gateway | None = None
+        self.committer: GroupCommitter | None = None
         self.metadata: MetadataService | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -107,6 +109,7 @@ class EcsramApp:
         with self.database.transaction() as tx:
             tokens = TokenAuthority(stored_settings.ensure_token_secret(tx))
         self.gateway = Gateway(self.database, self.registry, self.clock, tokens)
+        self.committer = GroupCommitter(self.gateway)
         # Beyond loopback anyone could name an instance, so metadata requests must prove they
         # speak for it with its access secret (see docs/metadata.md).
         self.metadata = MetadataService(
@@ -164,10 +167,9 @@ class EcsramApp:
             request = metadata_request(scope, headers, self.pinned_instances.get(listener_port))
             await send_response(send, to_response(self.metadata.handle(request)))
         elif path == "/":
-            assert self.gateway is not None
-            response = self.gateway.handle(http_request_from_scope(scope, body))
+            assert self.committer is not None
+            response = await self.committer.submit(http_request_from_scope(scope, body))
             await send_response(send, response)
-            self.gateway.housekeeping()
         elif path == HEALTH_PATH:
             await send_response(send, self._health())
         elif path == CLOCK_PATH:

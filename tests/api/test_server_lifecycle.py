@@ -186,7 +186,9 @@ def test_unreachable_database_is_reported(tmp_path: Any) -> None:
         ServerProcess(f"sqlite:///{blocked}/sub/ecsram.db", startup_timeout=10).start()
 
 
-def test_clock_endpoint_only_with_test_clock(server: ServerProcess, server_factory: Callable[..., ServerProcess]) -> None:
+def test_clock_endpoint_only_with_test_clock(
+    server: ServerProcess, server_factory: Callable[..., ServerProcess]
+) -> None:
     import urllib.error
     import urllib.request
 

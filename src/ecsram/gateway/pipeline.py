@@ -2,12 +2,14 @@
 
     read      method, parameters, V1/V3, Action, Version, Format
     resolve   (Action, Version) -> Operation
-    -- one transaction (run again if the database aborts it to break a deadlock) --
-    authenticate   signature, timestamp, AccessKey / STS token, nonce
-    validate  parameters against the operation's spec
-    authorize RAM policy check for users and role sessions
-    invoke    the operation's handler
-    -- commit; if the operation failed: roll back, then keep just the nonce --
+    -- one transaction for the requests ready together (group commit, see batching.py);
+       run again if the database aborts it to break a deadlock --
+      -- a savepoint per request: a failure undoes that request alone, but keeps its nonce --
+      authenticate   signature, timestamp, AccessKey / STS token, nonce
+      validate  parameters against the operation's spec
+      authorize RAM policy check for users and role sessions
+      invoke    the operation's handler
+    -- commit --
     render    JSON / XML, status, x-acs-request-id
 
 A cross-cutting concern (throttling, fault injection, audit) is one more step here.
@@ -16,6 +18,7 @@ A cross-cutting concern (throttling, fault injection, audit) is one more step he
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from ecsram.clock import Clock
@@ -29,16 +32,9 @@ from ecsram.gateway.request import HttpRequest, parse_parameters
 from ecsram.iam.tokens import TokenAuthority
 from ecsram.store import nonces
 from ecsram.store.database import Database, DatabaseUnavailable, TransientConflict
+from ecsram.store.sql import Tx
 
 log = logging.getLogger("ecsram.gateway")
-
-
-class _OperationFailed(Exception):
-    """Carries an operation's ApiError out of its transaction, so the transaction rolls back."""
-
-    def __init__(self, error: ApiError) -> None:
-        super().__init__(error.code)
-        self.error = error
 
 
 _METHODS = frozenset(("GET", "POST"))
@@ -82,61 +78,89 @@ class Gateway:
         self._next_prune = 0.0
 
     def handle(self, http: HttpRequest) -> render.Response:
-        call = Call(request_id=render.new_request_id(), http=http, tokens=self.tokens)
-        try:
-            read(call)
-            call.operation = self.registry.resolve(call.action, call.version)
-            outcome = self._transaction(call)
-        except ApiError as exc:
-            outcome = exc
-        except DatabaseUnavailable as exc:
-            log.warning("database unavailable: %s", exc)
-            outcome = errors.service_unavailable()
-        except Exception:
-            log.exception("request %s failed unexpectedly", call.request_id)
-            outcome = errors.internal_error()
+        return self.handle_many([http])[0]
+
+    def handle_many(self, requests: Sequence[HttpRequest]) -> list[render.Response]:
+        """Answer several requests with one database transaction (group commit).
+
+        Each request runs inside a savepoint of its own, so a failing request is undone alone
+        and cannot affect the others; they share only the cost of BEGIN and COMMIT, which is the
+        largest single cost of a request on SQLite. Requests that fail before reaching the
+        database (unknown action, malformed parameters) never join the transaction."""
+        calls = [Call(request_id=render.new_request_id(), http=http, tokens=self.tokens) for http in requests]
+        outcomes: list[dict[str, Any] | ApiError] = [errors.internal_error()] * len(calls)
+        ready: list[int] = []
+        for index, call in enumerate(calls):
+            try:
+                read(call)
+                call.operation = self.registry.resolve(call.action, call.version)
+                ready.append(index)
+            except ApiError as exc:
+                outcomes[index] = exc
+            except Exception:
+                log.exception("request %s failed unexpectedly", call.request_id)
+        if ready:
+            try:
+                results = self._transaction([calls[index] for index in ready])
+            except DatabaseUnavailable as exc:
+                log.warning("database unavailable: %s", exc)
+                results = [errors.service_unavailable()] * len(ready)
+            except Exception:
+                log.exception("requests %s failed unexpectedly", [calls[i].request_id for i in ready])
+                results = [errors.internal_error()] * len(ready)
+            for index, result in zip(ready, results, strict=True):
+                outcomes[index] = result
+        return [self._render(call, outcome) for call, outcome in zip(calls, outcomes, strict=True)]
+
+    @staticmethod
+    def _render(call: Call, outcome: dict[str, Any] | ApiError) -> render.Response:
         product = call.operation.product if call.operation else None
         if isinstance(outcome, ApiError):
             return render.error(call.request_id, outcome, product=product, xml=call.xml)
         assert call.operation is not None
         return render.success(call.request_id, call.operation.action, outcome, xml=call.xml)
 
-    def _transaction(self, call: Call) -> dict[str, Any] | ApiError:
-        """Authenticate and run the operation in one transaction; a transaction the database
-        aborted to break a deadlock is run again from the start (it changed nothing)."""
+    def _transaction(self, calls: Sequence[Call]) -> list[dict[str, Any] | ApiError]:
+        """Run the calls in one transaction; a transaction the database aborted to break a
+        deadlock is run again from the start (it changed nothing)."""
         for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
             try:
                 with self.database.transaction() as tx:
-                    call.tx = tx
-                    call.now = self.clock.now(tx)
-                    call.identity_policies = None
-                    call.principal = authenticate(call, wall_now=self.clock.wall())
-                    try:
-                        validate(call)
-                        authorize(call)
-                        return invoke(call)
-                    except ApiError as exc:
-                        raise _OperationFailed(exc) from exc  # undoes everything the operation did
-            except _OperationFailed as failed:
-                self._keep_nonce(call)
-                return failed.error
+                    now, wall = self.clock.now(tx), self.clock.wall()
+                    return [self._run(call, tx, now, wall) for call in calls]
             except TransientConflict:
                 if attempt == TRANSACTION_ATTEMPTS:
                     raise
-                log.info("request %s: transaction conflict, attempt %d", call.request_id, attempt)
+                log.info("transaction conflict, attempt %d", attempt)
         raise AssertionError("unreachable")
 
-    def _keep_nonce(self, call: Call) -> None:
-        """A correctly signed request whose operation failed still used its nonce. Recorded in a
-        transaction of its own, so that the common, successful path needs no savepoint."""
-        if call.nonce is None:
-            return
-        access_key_id, nonce = call.nonce
+    def _run(self, call: Call, tx: Tx, now: float, wall: float) -> dict[str, Any] | ApiError:
+        """One call in its own savepoint: on failure its effects are undone, except that a
+        correctly signed request has used its nonce, which is recorded again. A database error
+        ends the whole transaction (every call in it is answered 503, or run again)."""
+        call.tx, call.now = tx, now
+        call.nonce, call.principal, call.identity_policies = None, None, None
+        tx.raw("SAVEPOINT call")
         try:
-            with self.database.transaction() as tx:
-                nonces.remember(tx, access_key_id, nonce, self.clock.wall())
-        except DatabaseUnavailable as exc:
-            log.warning("request %s: nonce of a failed request not kept: %s", call.request_id, exc)
+            call.principal = authenticate(call, wall_now=wall)
+            validate(call)
+            authorize(call)
+            result = invoke(call)
+        except ApiError as exc:
+            outcome: ApiError = exc
+        except self.database.driver_errors:
+            raise
+        except Exception:
+            log.exception("request %s failed unexpectedly", call.request_id)
+            outcome = errors.internal_error()
+        else:
+            tx.raw("RELEASE SAVEPOINT call")
+            return result
+        tx.raw("ROLLBACK TO SAVEPOINT call")
+        if call.nonce is not None:
+            nonces.remember(tx, call.nonce[0], call.nonce[1], wall)
+        tx.raw("RELEASE SAVEPOINT call")
+        return outcome
 
     def housekeeping(self) -> None:
         """Prune expired nonces, at most once per interval per process (between requests)."""

@@ -114,6 +114,7 @@ class Database:
             self._begin_write = "BEGIN IMMEDIATE"
             self._unavailable: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
             self._conflicts: tuple[type[BaseException], ...] = ()
+            self.driver_errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
         else:
             import psycopg
             import psycopg.errors
@@ -135,6 +136,7 @@ class Database:
             self._begin_write = "BEGIN"
             self._unavailable = (psycopg.OperationalError, psycopg.InterfaceError)
             self._conflicts = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+            self.driver_errors = (psycopg.Error,)
         self.dialect = self.engine.dialect
         self.dialect_name: str = self.dialect.name
         self._fairy: Any = None
