@@ -129,6 +129,8 @@ def serve(settings: Settings) -> None:
         log_level="warning",
         server_header=False,
         date_header=False,
+        # acs:SourceIp is the TCP peer: X-Forwarded-For from a local client must not forge it.
+        proxy_headers=False,
         timeout_graceful_shutdown=5,
         workers=settings.workers,
     )

@@ -205,6 +205,9 @@ def test_source_ip_condition(sdk: Sdk) -> None:
     elsewhere = {**statement, "Condition": {"IpAddress": {"acs:SourceIp": "192.0.2.0/24"}}}
     _grant(sdk, user, json.dumps({"Version": "1", "Statement": [elsewhere]}))
     assert user.raw().v1("DescribeInstances", {"RegionId": REGION}).code == "Forbidden.RAM"
+    # The source address is the connection's: a forwarded-for header cannot claim another.
+    spoofed = user.raw(extra_headers={"X-Forwarded-For": "192.0.2.7", "X-Real-IP": "192.0.2.7"})
+    assert spoofed.v1("DescribeInstances", {"RegionId": REGION}).code == "Forbidden.RAM"
     here = {**statement, "Condition": {"IpAddress": {"acs:SourceIp": ["127.0.0.0/8", "::1"]}}}
     _grant(sdk, user, json.dumps({"Version": "1", "Statement": [here]}))
     assert user.raw().v1("DescribeInstances", {"RegionId": REGION}).status == 200
