@@ -147,7 +147,3 @@ def internal_error() -> ApiError:
 
 def service_unavailable(reason: str = "The request has failed due to a temporary failure of the server.") -> ApiError:
     return ApiError("ServiceUnavailable", 503, reason)
-
-
-def throttled() -> ApiError:
-    return ApiError("Throttling.User", 400, "Request was denied due to user flow control.")

@@ -54,7 +54,6 @@ _LEAVE = Statement(
         group_members.c.group_id == bindparam("group_id"), group_members.c.user_id == bindparam("user_id")
     ),
 )
-_LEAVE_ALL = Statement("leave_all_groups", delete(group_members).where(group_members.c.user_id == bindparam("user_id")))
 _GROUPS_OF = Statement(
     "groups_of_user",
     select(*_COLUMNS, group_members.c.joined_at)
@@ -120,10 +119,6 @@ def add_member(tx: Tx, group: Group, user_id: str, now: str) -> bool:
 
 def remove_member(tx: Tx, group_id: str, user_id: str) -> bool:
     return tx.run(_LEAVE, {"group_id": group_id, "user_id": user_id}) == 1
-
-
-def leave_all(tx: Tx, user_id: str) -> None:
-    tx.run(_LEAVE_ALL, {"user_id": user_id})
 
 
 def groups_of(tx: Tx, user_id: str) -> list[tuple[Group, str]]:

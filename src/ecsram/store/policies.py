@@ -139,7 +139,6 @@ _DETACH = Statement(
         policy_attachments.c.policy_name_key == bindparam("name_key"),
     ),
 )
-_DETACH_ALL = Statement("detach_all_policies", delete(policy_attachments).where(_ATTACHMENT_KEY))
 _ATTACHMENTS_OF = Statement(
     "attachments_of",
     select(
@@ -327,10 +326,6 @@ def detach(tx: Tx, account_id: str, principal_type: str, principal_id: str, poli
         "name_key": name_key(policy_name),
     }
     return tx.run(_DETACH, params) == 1
-
-
-def detach_all(tx: Tx, account_id: str, principal_type: str, principal_id: str) -> None:
-    tx.run(_DETACH_ALL, {"account_id": account_id, "principal_type": principal_type, "principal_id": principal_id})
 
 
 def attachments_of(tx: Tx, account_id: str, principal_type: str, principal_id: str) -> list[Attachment]:

@@ -12,7 +12,6 @@ from ecsram.services.ram import errors
 
 ECS_SERVICE = "ecs.aliyuncs.com"
 MAX_TRUST_POLICY_LENGTH = 2048
-MAX_POLICY_DOCUMENT_LENGTH = 6144
 
 
 def validated(document: str, kind: PolicyKind, max_length: int) -> str:
@@ -26,10 +25,6 @@ def validated(document: str, kind: PolicyKind, max_length: int) -> str:
 
 def trust_document(raw: str) -> str:
     return validated(raw, PolicyKind.TRUST, MAX_TRUST_POLICY_LENGTH)
-
-
-def identity_document(raw: str) -> str:
-    return validated(raw, PolicyKind.IDENTITY, MAX_POLICY_DOCUMENT_LENGTH)
 
 
 @lru_cache(maxsize=4096)
