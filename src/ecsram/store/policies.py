@@ -139,15 +139,11 @@ _DETACH = Statement(
         policy_attachments.c.policy_name_key == bindparam("name_key"),
     ),
 )
+# In the order of the Attachment dataclass.
+_ATTACHMENT_COLUMNS = tuple(policy_attachments.c[name] for name in Attachment.__dataclass_fields__)
 _ATTACHMENTS_OF = Statement(
     "attachments_of",
-    select(
-        policy_attachments.c.principal_type,
-        policy_attachments.c.principal_id,
-        policy_attachments.c.policy_type,
-        policy_attachments.c.policy_name_key,
-        policy_attachments.c.attached_at,
-    )
+    select(*_ATTACHMENT_COLUMNS)
     .where(_ATTACHMENT_KEY)
     .order_by(policy_attachments.c.attached_at, policy_attachments.c.policy_name_key),
 )
@@ -158,15 +154,7 @@ _POLICY_ATTACHMENT_KEY = and_(
 )
 _ENTITIES_FOR = Statement(
     "entities_for_policy",
-    select(
-        policy_attachments.c.principal_type,
-        policy_attachments.c.principal_id,
-        policy_attachments.c.policy_type,
-        policy_attachments.c.policy_name_key,
-        policy_attachments.c.attached_at,
-    )
-    .where(_POLICY_ATTACHMENT_KEY)
-    .order_by(policy_attachments.c.attached_at),
+    select(*_ATTACHMENT_COLUMNS).where(_POLICY_ATTACHMENT_KEY).order_by(policy_attachments.c.attached_at),
 )
 _ATTACHMENT_COUNT = Statement(
     "attachment_count", select(func.count()).select_from(policy_attachments).where(_POLICY_ATTACHMENT_KEY)
