@@ -77,9 +77,6 @@ class Gateway:
         self.tokens = tokens
         self._next_prune = 0.0
 
-    def handle(self, http: HttpRequest) -> render.Response:
-        return self.handle_many([http])[0]
-
     def handle_many(self, requests: Sequence[HttpRequest]) -> list[render.Response]:
         """Answer several requests with one database transaction (group commit).
 
