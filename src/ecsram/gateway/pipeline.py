@@ -82,8 +82,8 @@ class Gateway:
 
         Each request runs inside a savepoint of its own, so a failing request is undone alone
         and cannot affect the others; they share only the cost of BEGIN and COMMIT, which is the
-        largest single cost of a request on SQLite. Requests that fail before reaching the
-        database (unknown action, malformed parameters) never join the transaction."""
+        largest single cost of a request on SQLite. Requests refused before the database is
+        needed (unreadable parameters, an unknown action or version) never join the transaction."""
         calls = [Call(request_id=render.new_request_id(), http=http, tokens=self.tokens) for http in requests]
         outcomes: list[dict[str, Any] | ApiError] = [errors.internal_error()] * len(calls)
         ready: list[int] = []
