@@ -10,12 +10,10 @@ Run: ``python -m bench.hello --port 0 --workers N``; the first stdout line names
 from __future__ import annotations
 
 import argparse
-import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import uvicorn
-from uvicorn.supervisors import Multiprocess
+from ecsram.server import bind, run_workers, stack_config
 
 Message = dict[str, Any]
 BODY = b'{"hello":"world"}'
@@ -50,29 +48,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((args.host, args.port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
+    sock = bind(args.host, args.port)
     host, port = sock.getsockname()[:2]
     print(f"hello listening on http://{host}:{port} ({args.workers} workers)", flush=True)
-
-    config = uvicorn.Config(
-        "bench.hello:app",
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
-        log_level="warning",
-        server_header=False,
-        date_header=False,
-        workers=args.workers,
-    )
-    if args.workers > 1:
-        Multiprocess(config, sockets=[sock]).run()
-    else:
-        uvicorn.Server(config).run(sockets=[sock])
+    run_workers(stack_config("bench.hello:app", workers=args.workers), [sock])
 
 
 if __name__ == "__main__":

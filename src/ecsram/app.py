@@ -15,15 +15,17 @@ import orjson
 
 from ecsram.clock import Clock
 from ecsram.config import Settings
-from ecsram.gateway import errors, render
+from ecsram.contract import errors
+from ecsram.contract.errors import ApiError
+from ecsram.contract.operation import Registry
+from ecsram.gateway import render
 from ecsram.gateway.batching import GroupCommitter
-from ecsram.gateway.dispatch import Registry
-from ecsram.gateway.errors import ApiError
 from ecsram.gateway.pipeline import Gateway
 from ecsram.gateway.request import http_request_from_scope
 from ecsram.iam.tokens import TokenAuthority
 from ecsram.imds.http import is_metadata_request, metadata_request, to_response
 from ecsram.imds.service import MetadataService
+from ecsram.responses import JSON_CONTENT_TYPE, Response
 from ecsram.services import all_operations
 from ecsram.store import settings as stored_settings
 from ecsram.store.database import Database, DatabaseUnavailable
@@ -84,7 +86,7 @@ def _declared_length(scope: Scope) -> int | None:
     return None
 
 
-async def send_response(send: Send, response: render.Response) -> None:
+async def send_response(send: Send, response: Response) -> None:
     await send({"type": "http.response.start", "status": response.status, "headers": response.asgi_headers()})
     await send({"type": "http.response.body", "body": response.body})
 
@@ -143,8 +145,6 @@ class EcsramApp:
             return
         if scope["type"] != "http":
             return
-        if self.gateway is None:  # servers that skip lifespan (tests driving the app directly)
-            self.start()
         path = scope["path"]
         try:
             if _header_bytes(scope) > self.settings.max_header_bytes:
@@ -180,35 +180,33 @@ class EcsramApp:
             )
             await send_response(send, render.error(render.new_request_id(), err, product=None, xml=False))
 
-    def _health(self) -> render.Response:
+    def _health(self) -> Response:
         assert self.database is not None
         try:
             with self.database.transaction(write=False):
                 pass
         except DatabaseUnavailable as exc:
             body = orjson.dumps({"status": "unavailable", "reason": str(exc)})
-            return render.Response(503, body, render.JSON_CONTENT_TYPE)
-        return render.Response(200, orjson.dumps({"status": "ok"}), render.JSON_CONTENT_TYPE)
+            return Response(503, body, JSON_CONTENT_TYPE)
+        return Response(200, orjson.dumps({"status": "ok"}), JSON_CONTENT_TYPE)
 
-    def _clock(self, scope: Scope, body: bytes) -> render.Response:
+    def _clock(self, scope: Scope, body: bytes) -> Response:
         """``POST /_ecsram/clock?advance=SECONDS`` moves the service clock (``--test-clock`` only)."""
         assert self.database is not None
         if not self.clock.adjustable:
-            return render.Response(404, b'{"status":"the service clock is fixed"}', render.JSON_CONTENT_TYPE)
+            return Response(404, b'{"status":"the service clock is fixed"}', JSON_CONTENT_TYPE)
         if scope["method"] != "POST":
-            return render.Response(405, b'{"status":"use POST"}', render.JSON_CONTENT_TYPE)
+            return Response(405, b'{"status":"use POST"}', JSON_CONTENT_TYPE)
         query = dict(pair.split("=", 1) for pair in scope["query_string"].decode("latin-1").split("&") if "=" in pair)
         try:
             seconds = float(query.get("advance", ""))
         except ValueError:
             seconds = math.nan
         if not math.isfinite(seconds):
-            return render.Response(
-                400, b'{"status":"advance=SECONDS (a finite number) is required"}', render.JSON_CONTENT_TYPE
-            )
+            return Response(400, b'{"status":"advance=SECONDS (a finite number) is required"}', JSON_CONTENT_TYPE)
         with self.database.transaction() as tx:
             offset = self.clock.advance(tx, seconds)
-        return render.Response(200, orjson.dumps({"offsetSeconds": offset}), render.JSON_CONTENT_TYPE)
+        return Response(200, orjson.dumps({"offsetSeconds": offset}), JSON_CONTENT_TYPE)
 
 
 def create_app() -> EcsramApp:

@@ -18,7 +18,6 @@ class StartupRefused(Exception):
 
 @dataclass(frozen=True)
 class Bootstrap:
-    created_account: accounts.AccessKey | None
     root_keys: list[tuple[str, str, str]]
 
 
@@ -37,16 +36,15 @@ def _initial_root_key() -> tuple[str, str, str]:
 def prepare_store(database: Database) -> Bootstrap:
     """Migrate; create the token secret and, on an empty store, the first account."""
     database.migrate()
-    created = None
     with database.transaction() as tx:
         stored_settings.ensure_token_secret(tx)
         if accounts.count_accounts(tx) == 0:
             account_id, key_id, secret = _initial_root_key()
             try:
-                created = accounts.create_account(
+                accounts.create_account(
                     tx, time.time(), account_id=account_id, access_key_id=key_id, access_key_secret=secret
                 )
             except accounts.AccountConflict as exc:
                 raise StartupRefused(f"cannot create the first account: {exc}") from exc
         keys = accounts.root_keys(tx)
-    return Bootstrap(created, keys)
+    return Bootstrap(keys)

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import Any
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
@@ -119,28 +120,39 @@ def serve(settings: Settings) -> None:
     os.environ.update(settings.to_env())
     print(banner(settings, sock, bootstrap), flush=True)
 
-    config = uvicorn.Config(
-        "ecsram.app:create_app",
-        factory=True,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
-        log_level="warning",
-        server_header=False,
-        date_header=False,
+    config = stack_config("ecsram.app:create_app", workers=settings.workers, factory=True)
+    run_workers(config, [sock, *metadata_sockets])
+
+
+def stack_config(app: str, *, workers: int, **options: Any) -> uvicorn.Config:
+    """The server stack ecsram runs on (uvicorn, httptools, uvloop), as the benchmark's baseline
+    runs on it too; ``options`` adds to or overrides these settings."""
+    settings: dict[str, Any] = {
+        "loop": "uvloop",
+        "http": "httptools",
+        "lifespan": "on",
+        "access_log": False,
+        "log_level": "warning",
+        "server_header": False,
+        "date_header": False,
         # acs:SourceIp is the TCP peer: X-Forwarded-For from a local client must not forge it.
-        proxy_headers=False,
-        timeout_graceful_shutdown=5,
-        workers=settings.workers,
-    )
-    if settings.workers > 1:
-        supervisor = Multiprocess(config, sockets=[sock, *metadata_sockets])
+        "proxy_headers": False,
+        "timeout_graceful_shutdown": 5,
+        "workers": workers,
+        **options,
+    }
+    return uvicorn.Config(app, **settings)
+
+
+def run_workers(config: uvicorn.Config, sockets: list[socket.socket]) -> None:
+    """Serve on ``sockets`` until SIGINT/SIGTERM: in this process, or in ``config.workers`` children."""
+    if config.workers > 1:
+        supervisor = Multiprocess(config, sockets=sockets)
         supervisor.run()
         if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
             sys.exit(STARTUP_FAILURE)
     else:
         server = SingleProcessServer(config)
-        server.run(sockets=[sock, *metadata_sockets])
+        server.run(sockets=sockets)
         if not server.started:
             sys.exit(STARTUP_FAILURE)

@@ -17,7 +17,7 @@ from aliyunsdkecs.request.v20140526.AttachInstanceRamRoleRequest import AttachIn
 from aliyunsdkecs.request.v20140526.DescribeInstanceRamRoleRequest import DescribeInstanceRamRoleRequest
 from aliyunsdkecs.request.v20140526.DetachInstanceRamRoleRequest import DetachInstanceRamRoleRequest
 
-from ecsram.spec import catalog
+from ecsram.contract.catalogue import vendor as catalog
 from tests.conftest import Sdk
 from tests.support.ecs import (
     ECS_TRUST,

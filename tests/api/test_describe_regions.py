@@ -11,7 +11,7 @@ import pytest
 from alibabacloud_ecs20140526 import models as ecs_models
 from aliyunsdkecs.request.v20140526.DescribeRegionsRequest import DescribeRegionsRequest
 
-from ecsram.spec import catalog
+from ecsram.contract.catalogue import vendor as catalog
 from ecsram.testing import clients
 from tests.conftest import Sdk
 

@@ -13,7 +13,7 @@ from aliyunsdkecs.request.v20140526.DeleteInstanceRequest import DeleteInstanceR
 from aliyunsdkecs.request.v20140526.DescribeInstancesRequest import DescribeInstancesRequest
 from aliyunsdkecs.request.v20140526.RunInstancesRequest import RunInstancesRequest
 
-from ecsram.spec import catalog
+from ecsram.contract.catalogue import vendor as catalog
 from tests.conftest import Sdk
 from tests.support.ecs import REGION, account_trust, attach, bindings, bound_to, create_role, run_instances
 from tests.support.raw import RawResponse

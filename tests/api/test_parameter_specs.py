@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from ecsram.gateway.dispatch import Operation
-from ecsram.gateway.errors import ApiError
+from ecsram.contract.catalogue.params import FlatList, Integer
+from ecsram.contract.errors import ApiError
+from ecsram.contract.operation import Operation
 from ecsram.services import all_operations
-from ecsram.spec.params import FlatList, Integer
 from tests.conftest import Sdk
 
 OPERATIONS = sorted(all_operations(), key=lambda op: (op.version, op.action))

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from ecsram.spec import catalog
+from ecsram.contract.catalogue import vendor as catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT.parent / "shared" / "reference"
 
 
 def _generator():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("generate_spec", ROOT / "tools" / "generate_spec.py")
+    spec = importlib.util.spec_from_file_location("generate_catalogue", ROOT / "tools" / "generate_catalogue.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -25,8 +25,10 @@ def _generator():  # type: ignore[no-untyped-def]
 def test_generated_catalogue_matches_the_vendor_reference() -> None:
     generator = _generator()
     for key, catalogue in generator.build(REFERENCE).items():
-        committed = (ROOT / "src" / "ecsram" / "spec" / "data" / f"{key}.json").read_text(encoding="utf-8")
-        assert committed == generator.render(catalogue), f"run tools/generate_spec.py: {key}.json is stale"
+        committed = (ROOT / "src" / "ecsram" / "contract" / "catalogue" / "data" / f"{key}.json").read_text(
+            encoding="utf-8"
+        )
+        assert committed == generator.render(catalogue), f"run tools/generate_catalogue.py: {key}.json is stale"
 
 
 def test_regions_come_from_the_catalogue() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ecsram.gateway.errors import ApiError
-from ecsram.spec.params import Boolean, Checked, Integer, JsonStringList, Number, ParamSpec, String
+from ecsram.contract.catalogue.params import Boolean, Checked, Integer, JsonStringList, Number, ParamSpec, String
+from ecsram.contract.errors import ApiError
 
 
 def _raises(code: str, fn, *args):  # type: ignore[no-untyped-def]

@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 
 import orjson
 
+from ecsram.contract.errors import ApiError
 from ecsram.gateway import render
-from ecsram.gateway.errors import ApiError
 
 
 def test_request_id_is_an_upper_case_uuid() -> None:

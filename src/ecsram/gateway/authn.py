@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from ecsram.gateway import credentials, errors, signing
-from ecsram.gateway.context import Call
+from ecsram.contract import errors
+from ecsram.contract.call import Call
+from ecsram.gateway import credentials, signing
 from ecsram.iam.principal import Principal
 from ecsram.store import nonces
 
@@ -49,7 +50,7 @@ def parse_timestamp(name: str, value: str) -> float:
 
 
 def _v1_claim(call: Call) -> Claim:
-    params = call.params
+    params = call.raw_params
     for name in _V1_REQUIRED:
         if not params.get(name):
             raise errors.missing_parameter(name)
@@ -124,7 +125,7 @@ def authenticate(call: Call, *, wall_now: float) -> Principal:
         )
 
     secret, principal = credentials.resolve(
-        call.store, call.token_authority, claim.access_key_id, claim.security_token, call.now
+        call.store, call.tokens, claim.access_key_id, claim.security_token, call.now
     )
 
     if authorization is not None:
@@ -132,7 +133,7 @@ def authenticate(call: Call, *, wall_now: float) -> Principal:
         expected = signing.v3_signature(secret, string_to_sign)
         given = claim.signature.lower()
     else:
-        string_to_sign = signing.v1_string_to_sign(call.http.method, call.params)
+        string_to_sign = signing.v1_string_to_sign(call.http.method, call.raw_params)
         expected = signing.v1_signature(secret, string_to_sign)
         given = claim.signature
     if not signing.signatures_equal(expected, given):

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 
+from ecsram.contract.call import HttpRequest
 from ecsram.gateway.pipeline import Gateway
-from ecsram.gateway.render import Response
-from ecsram.gateway.request import HttpRequest
+from ecsram.responses import Response
 
 MAX_BATCH = 32
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ecsram.gateway import errors
+from ecsram.contract import errors
 from ecsram.iam.cache import parsed
 from ecsram.iam.policy import PolicyKind
 from ecsram.iam.principal import Principal, PrincipalKind

@@ -22,14 +22,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from ecsram.clock import Clock
-from ecsram.gateway import errors, render
+from ecsram.contract import errors
+from ecsram.contract.access import authorize
+from ecsram.contract.call import Call, HttpRequest
+from ecsram.contract.errors import ApiError
+from ecsram.contract.operation import Registry
+from ecsram.gateway import render
 from ecsram.gateway.authn import authenticate
-from ecsram.gateway.authz import authorize
-from ecsram.gateway.context import Call
-from ecsram.gateway.dispatch import Registry
-from ecsram.gateway.errors import ApiError
-from ecsram.gateway.request import HttpRequest, parse_parameters
+from ecsram.gateway.request import parse_parameters
 from ecsram.iam.tokens import TokenAuthority
+from ecsram.responses import Response
 from ecsram.store import nonces
 from ecsram.store.database import Database, DatabaseUnavailable, TransientConflict
 from ecsram.store.sql import Tx
@@ -47,21 +49,21 @@ def read(call: Call) -> None:
     if http.method not in _METHODS:
         raise errors.unsupported_http_method(http.method[:16])
     parsed = parse_parameters(http)
-    call.params = parsed.params
+    call.raw_params = parsed.params
     call.query_pairs = parsed.query_pairs
-    call.xml = call.params.get("Format", "").lower() == "xml"
+    call.xml = call.raw_params.get("Format", "").lower() == "xml"
     call.v3 = http.headers.get("authorization", "").startswith("ACS3-")
     if call.v3:
-        call.action = http.headers.get("x-acs-action") or call.params.get("Action")
-        call.version = http.headers.get("x-acs-version") or call.params.get("Version")
+        call.action = http.headers.get("x-acs-action") or call.raw_params.get("Action")
+        call.version = http.headers.get("x-acs-version") or call.raw_params.get("Version")
     else:
-        call.action = call.params.get("Action")
-        call.version = call.params.get("Version")
+        call.action = call.raw_params.get("Action")
+        call.version = call.raw_params.get("Version")
 
 
 def validate(call: Call) -> None:
     assert call.operation is not None
-    call.args = call.operation.params.validate(call.params)
+    call.args = call.operation.params.validate(call.raw_params)
 
 
 def invoke(call: Call) -> dict[str, Any]:
@@ -77,7 +79,7 @@ class Gateway:
         self.tokens = tokens
         self._next_prune = 0.0
 
-    def handle_many(self, requests: Sequence[HttpRequest]) -> list[render.Response]:
+    def handle_many(self, requests: Sequence[HttpRequest]) -> list[Response]:
         """Answer several requests with one database transaction (group commit).
 
         Each request runs inside a savepoint of its own, so a failing request is undone alone
@@ -110,7 +112,7 @@ class Gateway:
         return [self._render(call, outcome) for call, outcome in zip(calls, outcomes, strict=True)]
 
     @staticmethod
-    def _render(call: Call, outcome: dict[str, Any] | ApiError) -> render.Response:
+    def _render(call: Call, outcome: dict[str, Any] | ApiError) -> Response:
         product = call.operation.product if call.operation else None
         if isinstance(outcome, ApiError):
             return render.error(call.request_id, outcome, product=product, xml=call.xml)
@@ -135,11 +137,10 @@ class Gateway:
         """One call in its own savepoint: on failure its effects are undone, except that a
         correctly signed request has used its nonce, which is recorded again. A database error
         ends the whole transaction (every call in it is answered 503, or run again)."""
-        call.tx, call.now = tx, now
-        call.nonce, call.principal, call.identity_policies = None, None, None
-        tx.raw("SAVEPOINT call")
+        call.begin(tx, now)
+        savepoint = tx.savepoint()
         try:
-            call.principal = authenticate(call, wall_now=wall)
+            call.authenticated(authenticate(call, wall_now=wall))
             validate(call)
             authorize(call)
             result = invoke(call)
@@ -151,12 +152,12 @@ class Gateway:
             log.exception("request %s failed unexpectedly", call.request_id)
             outcome = errors.internal_error()
         else:
-            tx.raw("RELEASE SAVEPOINT call")
+            savepoint.release()
             return result
-        tx.raw("ROLLBACK TO SAVEPOINT call")
+        savepoint.rollback()
         if call.nonce is not None:
             nonces.remember(tx, call.nonce[0], call.nonce[1], wall)
-        tx.raw("RELEASE SAVEPOINT call")
+        savepoint.release()
         return outcome
 
     def housekeeping(self) -> None:

@@ -5,18 +5,13 @@ from __future__ import annotations
 import itertools
 import re
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
 
 import orjson
 
-from ecsram.gateway.errors import ApiError
-
-JSON_CONTENT_TYPE = b"application/json;charset=utf-8"
-# The Tea SDKs parse an XML error only when the content type is exactly this.
-XML_CONTENT_TYPE = b"text/xml;charset=utf-8"
-TEXT_CONTENT_TYPE = b"text/plain;charset=utf-8"
+from ecsram.contract.errors import ApiError
+from ecsram.responses import JSON_CONTENT_TYPE, XML_CONTENT_TYPE, Response
 
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _HOSTS = {"ecs": "ecs.aliyuncs.com", "ram": "ram.aliyuncs.com", "sts": "sts.aliyuncs.com"}
@@ -36,25 +31,6 @@ class _RequestIds:
 
 
 new_request_id = _RequestIds()
-
-
-@dataclass(slots=True)
-class Response:
-    status: int
-    body: bytes
-    content_type: bytes
-    request_id: str = ""
-    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-
-    def asgi_headers(self) -> list[tuple[bytes, bytes]]:
-        headers = [
-            (b"content-type", self.content_type),
-            (b"content-length", str(len(self.body)).encode()),
-        ]
-        if self.request_id:
-            headers.append((b"x-acs-request-id", self.request_id.encode()))
-        headers.extend(self.headers)
-        return headers
 
 
 def _xml_text(value: Any) -> str:

@@ -11,27 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from ecsram.gateway import errors
+from ecsram.contract import errors
+from ecsram.contract.call import HttpRequest
 
 MAX_PARAMETERS = 1000
-
-
-@dataclass(slots=True)
-class HttpRequest:
-    method: str
-    query_string: bytes
-    raw_headers: list[tuple[bytes, bytes]]
-    headers: dict[str, str]
-    body: bytes
-    client_ip: str
-    secure: bool
-
-    def header_values(self) -> dict[str, list[str]]:
-        """Every value of every header, by lower-case name (V3 canonicalisation needs repeats)."""
-        values: dict[str, list[str]] = {}
-        for name, value in self.raw_headers:
-            values.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
-        return values
 
 
 def http_request_from_scope(scope: dict[str, Any], body: bytes) -> HttpRequest:

@@ -6,8 +6,8 @@ import base64
 import binascii
 from typing import Any
 
-from ecsram.gateway import render
 from ecsram.imds.service import MetadataRequest, MetadataResponse
+from ecsram.responses import JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE, Response
 
 METADATA_HOST = "100.100.100.200"
 
@@ -45,11 +45,11 @@ def metadata_request(scope: dict[str, Any], headers: dict[str, str], pinned_inst
     return MetadataRequest(scope["method"], scope["path"], headers, instance_id, secret, via_proxy)
 
 
-def to_response(answer: MetadataResponse) -> render.Response:
-    content_type = render.JSON_CONTENT_TYPE if answer.json else render.TEXT_CONTENT_TYPE
+def to_response(answer: MetadataResponse) -> Response:
+    content_type = JSON_CONTENT_TYPE if answer.json else TEXT_CONTENT_TYPE
     extra = (
         [(b"proxy-authenticate", b'Basic realm="ecsram metadata: user name = instance ID"')]
         if answer.proxy_challenge
         else []
     )
-    return render.Response(answer.status, answer.body, content_type, headers=extra)
+    return Response(answer.status, answer.body, content_type, headers=extra)

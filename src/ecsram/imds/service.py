@@ -18,10 +18,11 @@ import orjson
 
 from ecsram.clock import Clock
 from ecsram.iam.tokens import TokenAuthority, TokenError
-from ecsram.services.ram.documents import trusts_ecs
+from ecsram.iam.trust import trusts_ecs
 from ecsram.store import instances, roles
 from ecsram.store.database import Database, DatabaseUnavailable
 from ecsram.store.instances import Instance
+from ecsram.store.named import name_key
 from ecsram.store.sql import Tx
 from ecsram.store.times import iso
 
@@ -140,7 +141,7 @@ class MetadataService:
 
     def _credentials(self, tx: Tx, instance: Instance, role_name: str, now: float) -> MetadataResponse:
         bound = instance.ram_role_name
-        if bound is None or roles.name_key(bound) != roles.name_key(role_name):
+        if bound is None or name_key(bound) != name_key(role_name):
             return _text(404, f"The RAM role {role_name[:64]} is not attached to this instance.")
         role = roles.find(tx, instance.account_id, bound)
         if role is None:

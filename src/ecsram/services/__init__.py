@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from ecsram.gateway.dispatch import Operation
+from ecsram.contract.operation import Operation
 
 
 def all_operations() -> list[Operation]:
-    # Imported here, not at module level: services import gateway pieces, and the gateway's
-    # app imports this module; deferring keeps the import graph acyclic.
+    # Imported when asked, so that importing one service (or the contract) does not load them all.
     from ecsram.services import ecsram, sts
     from ecsram.services.ecs import instances, ram_roles, regions
     from ecsram.services.ram import attachments, groups, policies, roles, users

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ecsram.gateway.context import Call
-from ecsram.gateway.dispatch import Operation, operation
+from ecsram.contract.call import Call
+from ecsram.contract.catalogue.params import String
+from ecsram.contract.operation import Operation, operation
 from ecsram.services.ecs import errors
 from ecsram.services.ecs.arns import instance_arn
-from ecsram.spec.params import String
 from ecsram.store import instances
 
 
@@ -21,7 +21,7 @@ def get_instance_metadata_secret(call: Call) -> dict[str, Any]:
         raise errors.instance_not_found("DescribeInstanceAttribute", call.args["InstanceId"])
     return {
         "InstanceId": instance.instance_id,
-        "MetadataSecret": call.token_authority.instance_secret(instance.instance_id),
+        "MetadataSecret": call.tokens.instance_secret(instance.instance_id),
     }
 
 

@@ -6,16 +6,17 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from ecsram.gateway.authz import request_context
-from ecsram.gateway.context import Call
-from ecsram.gateway.dispatch import Operation, operation
-from ecsram.gateway.errors import ApiError
+from ecsram.contract.access import request_context
+from ecsram.contract.call import Call
+from ecsram.contract.catalogue import vendor as catalog
+from ecsram.contract.catalogue.params import Checked, Integer
+from ecsram.contract.errors import ApiError
+from ecsram.contract.operation import Operation, operation
+from ecsram.iam.arns import role_arn
 from ecsram.iam.cache import parsed
 from ecsram.iam.evaluate import trust_allows
 from ecsram.iam.policy import MalformedPolicy, PolicyKind, parse_policy
 from ecsram.iam.principal import PrincipalKind
-from ecsram.spec import catalog
-from ecsram.spec.params import Checked, Integer
 from ecsram.store import roles
 from ecsram.store.times import iso
 
@@ -84,7 +85,7 @@ def assume_role(call: Call) -> dict[str, Any]:
             f"You are not authorized to do this action: the trust policy of role {role.role_name} "
             f"does not allow {caller.arn} to assume it.",
         )
-    credentials = call.token_authority.issue_session(
+    credentials = call.tokens.issue_session(
         account_id=role.account_id,
         role_id=role.role_id,
         role_name=role.role_name,
@@ -100,7 +101,7 @@ def assume_role(call: Call) -> dict[str, Any]:
             "Expiration": iso(credentials.expires_at),
         },
         "AssumedRoleUser": {
-            "Arn": f"acs:ram::{role.account_id}:role/{role.role_name}/{args['RoleSessionName']}",
+            "Arn": f"{role_arn(role.account_id, role.role_name)}/{args['RoleSessionName']}",
             "AssumedRoleId": f"{role.role_id}:{args['RoleSessionName']}",
         },
     }
@@ -120,7 +121,7 @@ def get_caller_identity(call: Call) -> dict[str, Any]:
 
 def _role_resource(call: Call) -> Sequence[str]:
     account_id, role_name = call.args["RoleArn"]
-    return (f"acs:ram::{account_id}:role/{role_name}",)
+    return (role_arn(account_id, role_name),)
 
 
 OPERATIONS: tuple[Operation, ...] = (

@@ -1,4 +1,4 @@
-"""The database: engine set-up per dialect, migrations, and one transaction per request.
+"""The database: engine set-up per dialect, migrations, and transactions (one per group of requests).
 
 SQLite (the default) and PostgreSQL share every statement; what differs is set here: the
 driver connection's pragmas, how a write transaction begins, and how migrations are serialised.

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, func, select
+from sqlalchemy import delete as sql_delete
 
+from ecsram.store.named import NamedEntities
 from ecsram.store.schema import group_members, groups, users
 from ecsram.store.sql import Statement, Tx, insert_if_absent, params
 
@@ -20,37 +22,27 @@ class Group:
     updated_at: str
 
 
-_NAMES = [f.name for f in fields(Group)]
-_COLUMNS = tuple(groups.c[name] for name in _NAMES)
-_BY_NAME = (groups.c.account_id == bindparam("account_id")) & (groups.c.group_name_key == bindparam("name_key"))
-
-
-_INSERT = insert_if_absent("insert_group", groups, params(*_NAMES, group_name_key="name_key"))
-_FIND = Statement("find_group", select(*_COLUMNS).where(_BY_NAME))
-_BY_ID = Statement("group_by_id", select(*_COLUMNS).where(groups.c.group_id == bindparam("group_id")))
-_UPDATE = Statement(
-    "update_group",
-    update(groups)
-    .where(groups.c.group_id == bindparam("group_id"))
-    .values(
-        group_name=bindparam("group_name"),
-        group_name_key=bindparam("name_key"),
-        comments=bindparam("comments"),
-        updated_at=bindparam("updated_at"),
-    ),
+GROUPS: NamedEntities[Group] = NamedEntities(
+    "group",
+    groups,
+    Group,
+    mutable=("group_name", "comments", "updated_at"),
+    id_column="group_id",
+    name_column="group_name",
 )
-_DELETE = Statement("delete_group", delete(groups).where(groups.c.group_id == bindparam("group_id")))
-_LIST = Statement(
-    "list_groups",
-    select(*_COLUMNS)
-    .where(groups.c.account_id == bindparam("account_id"), groups.c.group_name_key > bindparam("after"))
-    .order_by(groups.c.group_name_key)
-    .limit(bindparam("limit")),
-)
+insert = GROUPS.insert
+find = GROUPS.find
+by_id = GROUPS.by_id
+save = GROUPS.save
+delete = GROUPS.delete
+list_page = GROUPS.list_page
+count = GROUPS.count
+_COLUMNS = tuple(groups.c[f.name] for f in fields(Group))
+
 _JOIN = insert_if_absent("join_group", group_members, params("account_id", "group_id", "user_id", joined_at="now"))
 _LEAVE = Statement(
     "leave_group",
-    delete(group_members).where(
+    sql_delete(group_members).where(
         group_members.c.group_id == bindparam("group_id"), group_members.c.user_id == bindparam("user_id")
     ),
 )
@@ -70,46 +62,6 @@ _MEMBERS = Statement(
     .limit(bindparam("limit")),
 )
 _MEMBER_COUNT = Statement("member_count", select(func.count()).where(group_members.c.group_id == bindparam("group_id")))
-
-
-def name_key(group_name: str) -> str:
-    return group_name.lower()
-
-
-def insert(tx: Tx, group: Group) -> bool:
-    params = {name: getattr(group, name) for name in _NAMES}
-    return tx.run(_INSERT, {**params, "name_key": name_key(group.group_name)}) == 1
-
-
-def find(tx: Tx, account_id: str, group_name: str) -> Group | None:
-    row = tx.one(_FIND, {"account_id": account_id, "name_key": name_key(group_name)})
-    return None if row is None else Group(*row)
-
-
-def by_id(tx: Tx, group_id: str) -> Group | None:
-    row = tx.one(_BY_ID, {"group_id": group_id})
-    return None if row is None else Group(*row)
-
-
-def save(tx: Tx, group: Group) -> None:
-    tx.run(
-        _UPDATE,
-        {
-            "group_id": group.group_id,
-            "group_name": group.group_name,
-            "name_key": name_key(group.group_name),
-            "comments": group.comments,
-            "updated_at": group.updated_at,
-        },
-    )
-
-
-def delete_group(tx: Tx, group_id: str) -> None:
-    tx.run(_DELETE, {"group_id": group_id})
-
-
-def list_page(tx: Tx, account_id: str, *, after: str, limit: int) -> list[Group]:
-    return [Group(*row) for row in tx.all(_LIST, {"account_id": account_id, "after": after, "limit": limit})]
 
 
 def add_member(tx: Tx, group: Group, user_id: str, now: str) -> bool:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, delete, func, literal, or_, select, update
 
+from ecsram.store.named import name_key
 from ecsram.store.schema import group_members, policies, policy_attachments, policy_versions
 from ecsram.store.sql import Statement, Tx, insert_if_absent, params
 
@@ -44,10 +45,6 @@ class Attachment:
     policy_type: str
     policy_name_key: str
     attached_at: str
-
-
-def name_key(policy_name: str) -> str:
-    return policy_name.lower()
 
 
 _POLICY_COLUMNS = (

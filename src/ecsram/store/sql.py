@@ -4,7 +4,7 @@ Statements are written with SQLAlchemy Core (so one source serves SQLite and Pos
 compiled once per dialect into the driver's own SQL text. The request path then executes that
 text directly on the DBAPI connection: measured on this machine, a SQLAlchemy ``Connection``
 adds ~13 µs per statement and ~17 µs per transaction over the driver, several times the cost
-of the statement itself (see bench/RESULTS.md).
+of the statement itself.
 """
 
 from __future__ import annotations
@@ -187,5 +187,23 @@ class Tx:
         finally:
             cursor.close()
 
-    def raw(self, sql: str) -> None:
-        self._connection.execute(sql)
+    def savepoint(self) -> Savepoint:
+        """Open a savepoint: what runs after it can be undone alone, keeping the transaction."""
+        self._connection.execute("SAVEPOINT call")
+        return Savepoint(self._connection)
+
+
+class Savepoint:
+    """An open savepoint of a ``Tx``: ``release`` keeps its work, ``rollback`` undoes it."""
+
+    __slots__ = ("_connection",)
+
+    def __init__(self, connection: DbapiConnection) -> None:
+        self._connection = connection
+
+    def release(self) -> None:
+        self._connection.execute("RELEASE SAVEPOINT call")
+
+    def rollback(self) -> None:
+        """Undo everything since the savepoint; the savepoint stays open (release it when done)."""
+        self._connection.execute("ROLLBACK TO SAVEPOINT call")

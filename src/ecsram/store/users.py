@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy import delete as sql_delete
 
 from ecsram.store.accounts import AccessKey
+from ecsram.store.named import NamedEntities
 from ecsram.store.schema import access_keys, users
-from ecsram.store.sql import Statement, Tx, insert_if_absent, params
+from ecsram.store.sql import Statement, Tx
 
 MAX_KEYS_PER_USER = 2
 
@@ -26,37 +28,21 @@ class User:
     updated_at: str
 
 
-_NAMES = [f.name for f in fields(User)]
-_COLUMNS = tuple(users.c[name] for name in _NAMES)
-_BY_NAME = (users.c.account_id == bindparam("account_id")) & (users.c.user_name_key == bindparam("name_key"))
-
-
-_INSERT = insert_if_absent("insert_user", users, params(*_NAMES, user_name_key="name_key"))
-_FIND = Statement("find_user", select(*_COLUMNS).where(_BY_NAME))
-_BY_ID = Statement("user_by_id", select(*_COLUMNS).where(users.c.user_id == bindparam("user_id")))
-_UPDATE = Statement(
-    "update_user",
-    update(users)
-    .where(users.c.user_id == bindparam("user_id"))
-    .values(
-        user_name=bindparam("user_name"),
-        user_name_key=bindparam("name_key"),
-        display_name=bindparam("display_name"),
-        mobile_phone=bindparam("mobile_phone"),
-        email=bindparam("email"),
-        comments=bindparam("comments"),
-        updated_at=bindparam("updated_at"),
-    ),
+USERS: NamedEntities[User] = NamedEntities(
+    "user",
+    users,
+    User,
+    mutable=("user_name", "display_name", "mobile_phone", "email", "comments", "updated_at"),
+    id_column="user_id",
+    name_column="user_name",
 )
-_DELETE = Statement("delete_user", delete(users).where(users.c.user_id == bindparam("user_id")))
-_LIST = Statement(
-    "list_users",
-    select(*_COLUMNS)
-    .where(users.c.account_id == bindparam("account_id"), users.c.user_name_key > bindparam("after"))
-    .order_by(users.c.user_name_key)
-    .limit(bindparam("limit")),
-)
-_COUNT = Statement("count_users", select(func.count()).where(users.c.account_id == bindparam("account_id")))
+insert = USERS.insert
+find = USERS.find
+by_id = USERS.by_id
+save = USERS.save
+delete = USERS.delete
+list_page = USERS.list_page
+count = USERS.count
 
 _KEY_COLUMNS = (
     access_keys.c.access_key_id,
@@ -85,44 +71,8 @@ _SET_KEY_STATUS = Statement(
     .values(status=bindparam("status")),
 )
 _DELETE_KEY = Statement(
-    "delete_key", delete(access_keys).where(access_keys.c.access_key_id == bindparam("access_key_id"))
+    "delete_key", sql_delete(access_keys).where(access_keys.c.access_key_id == bindparam("access_key_id"))
 )
-
-
-def name_key(user_name: str) -> str:
-    return user_name.lower()
-
-
-def insert(tx: Tx, user: User) -> bool:
-    params = {name: getattr(user, name) for name in _NAMES}
-    return tx.run(_INSERT, {**params, "name_key": name_key(user.user_name)}) == 1
-
-
-def find(tx: Tx, account_id: str, user_name: str) -> User | None:
-    row = tx.one(_FIND, {"account_id": account_id, "name_key": name_key(user_name)})
-    return None if row is None else User(*row)
-
-
-def by_id(tx: Tx, user_id: str) -> User | None:
-    row = tx.one(_BY_ID, {"user_id": user_id})
-    return None if row is None else User(*row)
-
-
-def save(tx: Tx, user: User) -> None:
-    params = {name: getattr(user, name) for name in _NAMES if name not in ("account_id", "created_at")}
-    tx.run(_UPDATE, {**params, "name_key": name_key(user.user_name)})
-
-
-def delete_user(tx: Tx, user_id: str) -> None:
-    tx.run(_DELETE, {"user_id": user_id})
-
-
-def list_page(tx: Tx, account_id: str, *, after: str, limit: int) -> list[User]:
-    return [User(*row) for row in tx.all(_LIST, {"account_id": account_id, "after": after, "limit": limit})]
-
-
-def count(tx: Tx, account_id: str) -> int:
-    return int(tx.scalar(_COUNT, {"account_id": account_id}))
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,3 @@ from __future__ import annotations
 
 def instance_arn(region_id: str, account_id: str, instance_id: str) -> str:
     return f"acs:ecs:{region_id}:{account_id}:instance/{instance_id}"
-
-
-def role_arn(account_id: str, role_name: str) -> str:
-    return f"acs:ram::{account_id}:role/{role_name}"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ecsram.gateway.errors import ApiError
-from ecsram.spec import catalog
+from ecsram.contract.catalogue import vendor as catalog
+from ecsram.contract.errors import ApiError
 
 
 def instance_ids_malformed() -> ApiError:

@@ -17,15 +17,16 @@ from typing import Any
 
 import orjson
 
-from ecsram.gateway.context import Call
-from ecsram.gateway.dispatch import Operation, operation
-from ecsram.gateway.errors import ApiError
+from ecsram.contract import paging
+from ecsram.contract.call import Call
+from ecsram.contract.catalogue import vendor as catalog
+from ecsram.contract.catalogue.params import Boolean, Checked, FlatList, Integer, JsonStringList, String
+from ecsram.contract.errors import ApiError
+from ecsram.contract.operation import Operation, operation
 from ecsram.services.ecs import errors
 from ecsram.services.ecs.arns import instance_arn
 from ecsram.services.ecs.regions import region_param
 from ecsram.services.ecs.role_checks import checked_role_for_instances
-from ecsram.spec import catalog, paging
-from ecsram.spec.params import Boolean, Checked, FlatList, Integer, JsonStringList, String
 from ecsram.store import client_tokens, instances
 from ecsram.store.instances import CLASSIC, VPC, Instance
 from ecsram.store.times import iso
@@ -396,10 +397,6 @@ def modify_metadata_options(call: Call) -> dict[str, Any]:
 # --- authorization resources ----------------------------------------------------------------
 
 
-def _new_instances(call: Call) -> Sequence[str]:
-    return (instance_arn(call.args["RegionId"], call.caller.account_id, "*"),)
-
-
 def _one_instance(call: Call) -> Sequence[str]:
     region = call.args.get("RegionId") or "*"
     return (instance_arn(region, call.caller.account_id, call.args["InstanceId"] or "*"),)
@@ -410,6 +407,7 @@ def _listed_instances(call: Call) -> Sequence[str]:
 
 
 def _region_instances(call: Call) -> Sequence[str]:
+    """Any instance of the region: what creating or listing instances acts on."""
     return (instance_arn(call.args["RegionId"], call.caller.account_id, "*"),)
 
 
@@ -423,10 +421,10 @@ OPERATIONS: tuple[Operation, ...] = (
         "RunInstances",
         run_instances,
         params=(*_creation_params("RunInstances"), Integer("Amount", minimum=1, maximum=100, default=1)),
-        resources=_new_instances,
+        resources=_region_instances,
     ),
     operation(
-        "ecs", "CreateInstance", create_instance, params=_creation_params("CreateInstance"), resources=_new_instances
+        "ecs", "CreateInstance", create_instance, params=_creation_params("CreateInstance"), resources=_region_instances
     ),
     operation(
         "ecs",

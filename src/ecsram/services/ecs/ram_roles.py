@@ -11,17 +11,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ecsram.gateway.context import Call
-from ecsram.gateway.dispatch import Operation, operation
-from ecsram.gateway.errors import ApiError
+from ecsram.contract.call import Call
+from ecsram.contract.catalogue.params import Checked, Integer, JsonStringList, String
+from ecsram.contract.errors import ApiError
+from ecsram.contract.operation import Operation, operation
 from ecsram.services.ecs import errors
 from ecsram.services.ecs.arns import instance_arn
 from ecsram.services.ecs.regions import region_param
 from ecsram.services.ecs.role_checks import checked_role_for_instances
 from ecsram.services.ram.documents import session_policy
-from ecsram.spec.params import Checked, Integer, JsonStringList, String
 from ecsram.store import instances, roles
 from ecsram.store.instances import CLASSIC, BindingState
+from ecsram.store.named import name_key
 from ecsram.store.times import iso
 
 MAX_ATTACH_POLICY_LENGTH = 1024
@@ -36,7 +37,8 @@ def _failed(instance_id: str, code: str, message: str) -> dict[str, Any]:
 
 
 def _locked_instances(call: Call, action: str, ids: Sequence[str]) -> dict[str, BindingState]:
-    """Steps 5 and 6: every instance exists here and none is classic; rows stay locked until commit."""
+    """The instance checks, after the role's: every instance exists here and none is classic; the
+    rows stay locked until commit."""
     found = instances.lock_for_binding(call.store, call.caller.account_id, call.args["RegionId"], ids)
     for instance_id in ids:
         if instance_id not in found:
@@ -60,9 +62,7 @@ def attach(call: Call) -> dict[str, Any]:
     results = []
     for instance_id in ids:
         current = found[instance_id].ram_role_name
-        if instance_id in bound_now or (
-            current is not None and roles.name_key(current) == roles.name_key(role.role_name)
-        ):
+        if instance_id in bound_now or (current is not None and name_key(current) == name_key(role.role_name)):
             results.append(_ok(instance_id, "success"))
         else:
             results.append(
@@ -97,7 +97,7 @@ def detach(call: Call) -> dict[str, Any]:
         current = found[instance_id].ram_role_name
         if current is None:
             results.append(_failed(instance_id, "InvalidInstance.NoRamRole", "The instance has no RAM role attached."))
-        elif wanted is not None and roles.name_key(current) != roles.name_key(wanted):
+        elif wanted is not None and name_key(current) != name_key(wanted):
             results.append(
                 _failed(
                     instance_id,
@@ -144,7 +144,7 @@ def describe(call: Call) -> dict[str, Any]:
         matching = sorted(
             (i, role_name)
             for i, role_name in current.items()
-            if role_name is not None and (wanted is None or roles.name_key(role_name) == roles.name_key(wanted))
+            if role_name is not None and (wanted is None or name_key(role_name) == name_key(wanted))
         )
         total, page = len(matching), matching[offset : offset + size]
     return {

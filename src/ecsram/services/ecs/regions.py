@@ -5,11 +5,11 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from ecsram.gateway.context import Call
-from ecsram.gateway.dispatch import Operation, operation
-from ecsram.gateway.errors import ApiError
-from ecsram.spec import catalog
-from ecsram.spec.params import Checked, String
+from ecsram.contract.call import Call
+from ecsram.contract.catalogue import vendor as catalog
+from ecsram.contract.catalogue.params import Checked, String
+from ecsram.contract.errors import ApiError
+from ecsram.contract.operation import Operation, operation
 
 # English and Chinese display names (LocalName) of the regions in the vendor's endpoint list.
 _LOCAL_NAMES: dict[str, tuple[str, str]] = {

@@ -3,10 +3,11 @@ the role exists in the caller's account, trusts ECS, and the caller may pass it.
 
 from __future__ import annotations
 
-from ecsram.gateway.authz import require_pass_role
-from ecsram.gateway.context import Call
+from ecsram.contract.access import may_pass_role
+from ecsram.contract.call import Call
+from ecsram.iam.arns import role_arn
+from ecsram.iam.trust import trusts_ecs
 from ecsram.services.ecs import errors
-from ecsram.services.ram.documents import trusts_ecs
 from ecsram.store import roles
 from ecsram.store.roles import Role
 
@@ -17,6 +18,6 @@ def checked_role_for_instances(call: Call, action: str, role_name: str) -> Role:
         raise errors.role_not_found(action)
     if not trusts_ecs(role.assume_role_policy):
         raise errors.not_ecs_role(action)
-    if not require_pass_role(call, role.arn):
+    if not may_pass_role(call, role_arn(role.account_id, role.role_name)):
         raise errors.pass_role_forbidden(action)
     return role

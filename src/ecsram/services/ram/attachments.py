@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ecsram.gateway.context import Call
-from ecsram.gateway.dispatch import Operation, operation
+from ecsram.contract.call import Call
+from ecsram.contract.operation import Operation, operation
+from ecsram.iam.arns import role_arn
 from ecsram.services.ram import errors
 from ecsram.services.ram.common import existing_group, existing_role, existing_user, resource, resources
 from ecsram.services.ram.names import GROUP, POLICY, ROLE, USER, NameRule
@@ -38,33 +39,19 @@ _KINDS: dict[str, tuple[str, str, NameRule, Callable[[Call, str], tuple[str, str
 }
 
 
-def _attach(principal_type: str) -> Callable[[Call], dict[str, Any]]:
+def _change_attachment(principal_type: str, *, attach: bool) -> Callable[[Call], dict[str, Any]]:
+    """AttachPolicyTo<Kind> (``attach``) or DetachPolicyFrom<Kind>: the policy and the principal must
+    exist; attaching twice is EntityAlreadyExists, detaching what is not attached EntityNotExist."""
     kind, parameter, _rule, find = _KINDS[principal_type]
 
     def handler(call: Call) -> dict[str, Any]:
         policy = existing_policy(call, call.args["PolicyType"], call.args["PolicyName"])
         principal_id, name = find(call, call.args[parameter])
-        account_id = call.caller.account_id
-        attached = policies.attach(
-            call.store, account_id, principal_type, principal_id, policy.policy_type, policy.policy_name, iso(call.now)
-        )
-        if not attached:
-            raise errors.entity_already_exists(f"{kind}.Policy", f"{policy.policy_name} on {name}")
-        return {}
-
-    return handler
-
-
-def _detach(principal_type: str) -> Callable[[Call], dict[str, Any]]:
-    kind, parameter, _rule, find = _KINDS[principal_type]
-
-    def handler(call: Call) -> dict[str, Any]:
-        policy = existing_policy(call, call.args["PolicyType"], call.args["PolicyName"])
-        principal_id, name = find(call, call.args[parameter])
-        account_id = call.caller.account_id
-        if not policies.detach(
-            call.store, account_id, principal_type, principal_id, policy.policy_type, policy.policy_name
-        ):
+        key = (call.store, call.caller.account_id, principal_type, principal_id, policy.policy_type, policy.policy_name)
+        if attach:
+            if not policies.attach(*key, iso(call.now)):
+                raise errors.entity_already_exists(f"{kind}.Policy", f"{policy.policy_name} on {name}")
+        elif not policies.detach(*key):
             raise errors.entity_not_exist(f"{kind}.Policy", f"{policy.policy_name} on {name}")
         return {}
 
@@ -122,7 +109,7 @@ def list_entities_for_policy(call: Call) -> dict[str, Any]:
                     {
                         "RoleId": role.role_id,
                         "RoleName": role.role_name,
-                        "Arn": role.arn,
+                        "Arn": role_arn(role.account_id, role.role_name),
                         "Description": role.description,
                         "AttachDate": attachment.attached_at,
                     }
@@ -138,10 +125,18 @@ def _operations() -> tuple[Operation, ...]:
         made.extend(
             (
                 operation(
-                    "ram", f"AttachPolicyTo{kind}", _attach(principal_type), params=change_params, resources=targets
+                    "ram",
+                    f"AttachPolicyTo{kind}",
+                    _change_attachment(principal_type, attach=True),
+                    params=change_params,
+                    resources=targets,
                 ),
                 operation(
-                    "ram", f"DetachPolicyFrom{kind}", _detach(principal_type), params=change_params, resources=targets
+                    "ram",
+                    f"DetachPolicyFrom{kind}",
+                    _change_attachment(principal_type, attach=False),
+                    params=change_params,
+                    resources=targets,
                 ),
                 operation(
                     "ram",

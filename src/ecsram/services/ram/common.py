@@ -5,38 +5,37 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ecsram.gateway.context import Call
-from ecsram.gateway.errors import ApiError
+from ecsram.contract import paging
+from ecsram.contract.call import Call
+from ecsram.contract.catalogue.params import Checked, Integer, Param
+from ecsram.contract.errors import ApiError
 from ecsram.services.ram import errors
-from ecsram.spec import paging
-from ecsram.spec.params import Checked, Integer, Param
 from ecsram.store import groups, roles, users
 from ecsram.store.groups import Group
+from ecsram.store.named import NamedEntities
 from ecsram.store.roles import Role
 from ecsram.store.users import User
 
 T = TypeVar("T")
 
 
+def _existing(call: Call, entities: NamedEntities[T], kind: str, name: str) -> T:
+    found = entities.find(call.store, call.caller.account_id, name)
+    if found is None:
+        raise errors.entity_not_exist(kind, name)
+    return found
+
+
 def existing_user(call: Call, user_name: str) -> User:
-    user = users.find(call.store, call.caller.account_id, user_name)
-    if user is None:
-        raise errors.entity_not_exist("User", user_name)
-    return user
+    return _existing(call, users.USERS, "User", user_name)
 
 
 def existing_role(call: Call, role_name: str) -> Role:
-    role = roles.find(call.store, call.caller.account_id, role_name)
-    if role is None:
-        raise errors.entity_not_exist("Role", role_name)
-    return role
+    return _existing(call, roles.ROLES, "Role", role_name)
 
 
 def existing_group(call: Call, group_name: str) -> Group:
-    group = groups.find(call.store, call.caller.account_id, group_name)
-    if group is None:
-        raise errors.entity_not_exist("Group", group_name)
-    return group
+    return _existing(call, groups.GROUPS, "Group", group_name)
 
 
 def _marker(raw: str) -> str:
@@ -93,3 +92,11 @@ def resources(*pairs: tuple[str, str]) -> Callable[[Call], Sequence[str]]:
         return tuple(ram_arn(call, kind, call.args.get(parameter) or "*") for kind, parameter in pairs)
 
     return arns
+
+
+def paged_entities(call: Call, entities: NamedEntities[T]) -> tuple[list[T], dict[str, Any]]:
+    """One page of the caller's users, groups or roles in name order (ListUsers, ListGroups, ListRoles)."""
+    account_id = call.caller.account_id
+    return paged(
+        call, lambda after, limit: entities.list_page(call.store, account_id, after=after, limit=limit), entities.key_of
+    )

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from ecsram.gateway.errors import ApiError
-from ecsram.iam.cache import parsed
-from ecsram.iam.evaluate import trust_allows
+from ecsram.contract.errors import ApiError
 from ecsram.iam.policy import MalformedPolicy, PolicyKind, parse_policy
 from ecsram.services.ram import errors
 
-ECS_SERVICE = "ecs.aliyuncs.com"
 MAX_TRUST_POLICY_LENGTH = 2048
 
 
@@ -25,12 +20,6 @@ def validated(document: str, kind: PolicyKind, max_length: int) -> str:
 
 def trust_document(raw: str) -> str:
     return validated(raw, PolicyKind.TRUST, MAX_TRUST_POLICY_LENGTH)
-
-
-@lru_cache(maxsize=4096)
-def trusts_ecs(assume_role_policy: str) -> bool:
-    """Whether a role's trust policy lets ECS (the instance) assume it (pure, so memoised)."""
-    return trust_allows(parsed(assume_role_policy, PolicyKind.TRUST), {"Service": ECS_SERVICE})
 
 
 def session_policy(raw: str, parameter: str, max_length: int) -> str:

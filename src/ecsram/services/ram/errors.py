@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ecsram.gateway.errors import ApiError
+from ecsram.contract.errors import ApiError
 
 
 def entity_not_exist(kind: str, name: str) -> ApiError:

@@ -6,8 +6,8 @@ import secrets
 from dataclasses import replace
 from typing import Any
 
-from ecsram.gateway.context import Call
-from ecsram.gateway.dispatch import Operation, operation
+from ecsram.contract.call import Call
+from ecsram.contract.operation import Operation, operation
 from ecsram.services.ram import errors
 from ecsram.services.ram.common import (
     PAGING_PARAMS,
@@ -15,12 +15,14 @@ from ecsram.services.ram.common import (
     existing_user,
     length_limited,
     paged,
+    paged_entities,
     resource,
     resources,
 )
 from ecsram.services.ram.names import GROUP, USER
 from ecsram.store import groups, policies
 from ecsram.store.groups import Group
+from ecsram.store.named import name_key
 from ecsram.store.times import iso
 
 
@@ -59,7 +61,7 @@ def update_group(call: Call) -> dict[str, Any]:
     args = call.args
     group = existing_group(call, args["GroupName"])
     new_name = args["NewGroupName"]
-    renamed = bool(new_name) and groups.name_key(new_name) != groups.name_key(group.group_name)
+    renamed = bool(new_name) and name_key(new_name) != name_key(group.group_name)
     if renamed and groups.find(call.store, group.account_id, new_name) is not None:
         raise errors.entity_already_exists("Group", new_name)
     updated = replace(
@@ -78,17 +80,12 @@ def delete_group(call: Call) -> dict[str, Any]:
         raise errors.delete_conflict("Group.User", "The group has members; remove them before deleting it.")
     if policies.attachments_of(call.store, group.account_id, policies.GROUP, group.group_id):
         raise errors.delete_conflict("Group.Policy", "The group has policies attached; detach them first.")
-    groups.delete_group(call.store, group.group_id)
+    groups.delete(call.store, group.group_id)
     return {}
 
 
 def list_groups(call: Call) -> dict[str, Any]:
-    account_id = call.caller.account_id
-    page, fields = paged(
-        call,
-        lambda after, limit: groups.list_page(call.store, account_id, after=after, limit=limit),
-        lambda group: groups.name_key(group.group_name),
-    )
+    page, fields = paged_entities(call, groups.GROUPS)
     return {**fields, "Groups": {"Group": [group_view(g) for g in page]}}
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ecsram.gateway.errors import ApiError
-from ecsram.spec.params import Checked
+from ecsram.contract.catalogue.params import Checked
+from ecsram.contract.errors import ApiError
 
 
 @dataclass(frozen=True, slots=True)

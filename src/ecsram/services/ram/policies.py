@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ecsram.gateway.context import Call
-from ecsram.gateway.dispatch import Operation, operation
-from ecsram.gateway.errors import ApiError
+from ecsram.contract import paging
+from ecsram.contract.call import Call
+from ecsram.contract.catalogue.params import Boolean, Checked
+from ecsram.contract.errors import ApiError
+from ecsram.contract.operation import Operation, operation
 from ecsram.iam.policy import MalformedPolicy, PolicyKind, parse_policy
 from ecsram.iam.system_policies import SYSTEM_POLICIES
 from ecsram.services.ram import errors
 from ecsram.services.ram.common import PAGING_PARAMS, length_limited, resource
 from ecsram.services.ram.names import POLICY
-from ecsram.spec import paging
-from ecsram.spec.params import Boolean, Checked
 from ecsram.store import policies
 from ecsram.store.policies import CUSTOM, MAX_VERSIONS, SYSTEM, CustomPolicy
 from ecsram.store.times import iso

@@ -6,13 +6,14 @@ import secrets
 from dataclasses import replace
 from typing import Any
 
-from ecsram.gateway.context import Call
-from ecsram.gateway.dispatch import Operation, operation
-from ecsram.gateway.errors import ApiError
+from ecsram.contract.call import Call
+from ecsram.contract.catalogue.params import Checked, Integer
+from ecsram.contract.errors import ApiError
+from ecsram.contract.operation import Operation, operation
+from ecsram.iam.arns import role_arn
 from ecsram.services.ram import documents, errors
-from ecsram.services.ram.common import PAGING_PARAMS, existing_role, length_limited, paged, resource
+from ecsram.services.ram.common import PAGING_PARAMS, existing_role, length_limited, paged_entities, resource
 from ecsram.services.ram.names import role_name_param
-from ecsram.spec.params import Checked, Integer
 from ecsram.store import policies, roles
 from ecsram.store.roles import Role
 from ecsram.store.times import iso
@@ -26,7 +27,7 @@ def role_view(role: Role, *, with_document: bool = True) -> dict[str, Any]:
     view: dict[str, Any] = {
         "RoleId": role.role_id,
         "RoleName": role.role_name,
-        "Arn": role.arn,
+        "Arn": role_arn(role.account_id, role.role_name),
         "Description": role.description,
         "MaxSessionDuration": role.max_session_duration,
         "CreateDate": role.created_at,
@@ -85,7 +86,7 @@ def update_role(call: Call) -> dict[str, Any]:
         max_session_duration=args["NewMaxSessionDuration"] or role.max_session_duration,
         updated_at=iso(call.now),
     )
-    roles.update_role(call.store, updated)
+    roles.save(call.store, updated)
     return {"Role": role_view(updated)}
 
 
@@ -95,17 +96,12 @@ def delete_role(call: Call) -> dict[str, Any]:
     role = existing_role(call, call.args["RoleName"])
     if policies.attachments_of(call.store, role.account_id, policies.ROLE, role.role_id):
         raise errors.delete_conflict("Role.Policy", "The role cannot have any attached policies when you delete it.")
-    roles.delete_role(call.store, role.account_id, role.role_name)
+    roles.delete(call.store, role.role_id)
     return {}
 
 
 def list_roles(call: Call) -> dict[str, Any]:
-    account_id = call.caller.account_id
-    page, fields = paged(
-        call,
-        lambda after, limit: roles.list_page(call.store, account_id, after=after, limit=limit),
-        lambda role: roles.name_key(role.role_name),
-    )
+    page, fields = paged_entities(call, roles.ROLES)
     return {**fields, "Roles": {"Role": [role_view(role, with_document=False) for role in page]}}
 
 

@@ -7,16 +7,17 @@ import secrets
 from dataclasses import replace
 from typing import Any
 
-from ecsram.gateway.context import Call
-from ecsram.gateway.dispatch import Operation, operation
-from ecsram.gateway.errors import ApiError
+from ecsram.contract.call import Call
+from ecsram.contract.catalogue.params import Checked
+from ecsram.contract.errors import ApiError
+from ecsram.contract.operation import Operation, operation
 from ecsram.iam.principal import PrincipalKind
 from ecsram.services.ram import errors
-from ecsram.services.ram.common import PAGING_PARAMS, existing_user, length_limited, paged, resource
+from ecsram.services.ram.common import PAGING_PARAMS, existing_user, length_limited, paged_entities, resource
 from ecsram.services.ram.names import USER
-from ecsram.spec.params import Checked
 from ecsram.store import accounts, groups, policies, users
 from ecsram.store.accounts import AccessKey
+from ecsram.store.named import name_key
 from ecsram.store.times import iso
 from ecsram.store.users import MAX_KEYS_PER_USER, User
 
@@ -99,7 +100,7 @@ def update_user(call: Call) -> dict[str, Any]:
     args = call.args
     user = existing_user(call, args["UserName"])
     new_name = args["NewUserName"]
-    renamed = bool(new_name) and users.name_key(new_name) != users.name_key(user.user_name)
+    renamed = bool(new_name) and name_key(new_name) != name_key(user.user_name)
     if renamed and users.find(call.store, user.account_id, new_name) is not None:
         raise errors.entity_already_exists("User", new_name)
     updated = replace(
@@ -123,17 +124,12 @@ def delete_user(call: Call) -> dict[str, Any]:
         raise errors.delete_conflict("User.Policy", "The user has policies attached; detach them before the user.")
     if groups.groups_of(call.store, user.user_id):
         raise errors.delete_conflict("User.Group", "The user belongs to groups; remove it from them first.")
-    users.delete_user(call.store, user.user_id)
+    users.delete(call.store, user.user_id)
     return {}
 
 
 def list_users(call: Call) -> dict[str, Any]:
-    account_id = call.caller.account_id
-    page, fields = paged(
-        call,
-        lambda after, limit: users.list_page(call.store, account_id, after=after, limit=limit),
-        lambda user: users.name_key(user.user_name),
-    )
+    page, fields = paged_entities(call, users.USERS)
     return {**fields, "Users": {"User": [user_view(user) for user in page]}}
 
 

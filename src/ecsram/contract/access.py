@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ecsram.gateway.context import Call
-from ecsram.gateway.errors import ApiError
+from ecsram.contract.call import Call
+from ecsram.contract.errors import ApiError
 from ecsram.iam.cache import parsed
 from ecsram.iam.evaluate import AccessRequest, Decision, evaluate, evaluate_with_session
 from ecsram.iam.policy import Policy, PolicyKind
 from ecsram.iam.principal import PrincipalKind
 from ecsram.iam.system_policies import SYSTEM_POLICIES
+from ecsram.iam.trust import ECS_SERVICE
 from ecsram.store import policies
 
 _SYSTEM_BY_KEY = {name.lower(): policy for name, policy in SYSTEM_POLICIES.items()}
@@ -113,7 +114,7 @@ def authorize(call: Call) -> None:
         raise denial(call, operation.ram_action, decision, policy_type)
 
 
-def require_pass_role(call: Call, role_arn: str, service: str = "ecs.aliyuncs.com") -> bool:
+def may_pass_role(call: Call, role_arn: str, service: str = ECS_SERVICE) -> bool:
     """Whether the caller may pass the role to ``service`` (``ram:PassRole`` on the role's ARN)."""
     if call.caller.is_root:
         return True

@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from ecsram.gateway import errors
-from ecsram.gateway.errors import ApiError
+from ecsram.contract import errors
+from ecsram.contract.errors import ApiError
 
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
@@ -186,9 +186,6 @@ class ParamSpec:
     def __post_init__(self) -> None:
         ordered = tuple(p for p in self.params if not p.late) + tuple(p for p in self.params if p.late)
         object.__setattr__(self, "params", ordered)
-
-    def names(self) -> frozenset[str]:
-        return frozenset(p.name for p in self.params)
 
     def validate(self, raw: Mapping[str, str]) -> dict[str, Any]:
         """Missing required parameters first (in declaration order), then each value."""

@@ -2,9 +2,9 @@
 
 The vendor metadata (trimmed copies live in the shared reference folder) is the source of
 parameter names, types, limits and error codes. The installed package must not read that
-folder at run time, so this script distils it into ``src/ecsram/spec/data/<product>.json``.
+folder at run time, so this script distils it into ``src/ecsram/contract/catalogue/data/<product>.json``.
 
-Usage: python tools/generate_spec.py [REFERENCE_DIR]
+Usage: python tools/generate_catalogue.py [REFERENCE_DIR]
 (default: ../shared/reference relative to the repository root). A unit test checks that the
 committed files are up to date whenever the reference folder is present.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-OUTPUT = ROOT / "src" / "ecsram" / "spec" / "data"
+OUTPUT = ROOT / "src" / "ecsram" / "contract" / "catalogue" / "data"
 SOURCES = {
     "ecs": "ecs_2014-05-26.json",
     "ram": "ram_2015-05-01.json",

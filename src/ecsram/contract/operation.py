@@ -1,4 +1,4 @@
-"""Operations and dispatch on (Action, Version)."""
+"""Operations: what each API action takes, needs and does, and the registry that finds one by (Action, Version)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ecsram.gateway import errors
-from ecsram.gateway.context import Call
-from ecsram.spec.catalog import PRODUCTS, api_names, catalogue_params
-from ecsram.spec.params import Param, ParamSpec, replace_params
+from ecsram.contract import errors
+from ecsram.contract.call import Call
+from ecsram.contract.catalogue.params import Param, ParamSpec, replace_params
+from ecsram.contract.catalogue.vendor import PRODUCTS, api_names, catalogue_params
 
 Handler = Callable[[Call], dict[str, Any]]
 ResourceArns = Callable[[Call], Sequence[str]]
@@ -36,10 +36,6 @@ class Operation:
     def version(self) -> str:
         return PRODUCTS[self.product][1]
 
-    @property
-    def product_name(self) -> str:
-        return PRODUCTS[self.product][0]
-
 
 def operation(
     product: str,
@@ -65,12 +61,17 @@ def operation(
 
 
 class Registry:
-    def __init__(self, operations: Iterable[Operation]) -> None:
-        self._operations = {(op.version, op.action): op for op in operations}
-        self._catalogued = {version: api_names(key) for key, (_name, version) in PRODUCTS.items()}
+    """The operations ecsram emulates, by (Version, Action); everything else is refused with the
+    error the cloud would give, or ``UnsupportedOperation`` for a real action not emulated."""
 
-    def __iter__(self) -> Any:
-        return iter(self._operations.values())
+    def __init__(self, operations: Iterable[Operation]) -> None:
+        self._operations: dict[tuple[str, str], Operation] = {}
+        for op in operations:
+            key = (op.version, op.action)
+            if key in self._operations:
+                raise ValueError(f"operation {op.action} (version {op.version}) is declared twice")
+            self._operations[key] = op
+        self._catalogued = {version: api_names(key) for key, (_name, version) in PRODUCTS.items()}
 
     def resolve(self, action: str | None, version: str | None) -> Operation:
         if not action:

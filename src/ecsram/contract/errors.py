@@ -1,7 +1,8 @@
-"""The one error type of the wire, and the catalogue of errors common to every product.
+"""The one error type of every operation, and the errors common to every product.
 
 Every expected failure is an ``ApiError``; anything else is a bug and becomes ``InternalError``.
-Product-specific errors live beside their services (``services/*/errors.py``).
+A product's errors that several operations share are factories in ``services/<product>/errors.py``;
+an error only one check can raise is built inline beside that check.
 """
 
 from __future__ import annotations

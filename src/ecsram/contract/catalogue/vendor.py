@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
-from ecsram.gateway.errors import ApiError
-from ecsram.spec.params import INT32, INT64, Boolean, Integer, Number, Param, String
+from ecsram.contract.catalogue.params import INT32, INT64, Boolean, Integer, Number, Param, String
+from ecsram.contract.errors import ApiError
 
 PRODUCTS = {
     "ecs": ("Ecs", "2014-05-26"),
@@ -23,7 +23,7 @@ _VENDOR_PRODUCTS = ("ecs", "ram", "sts")
 
 @cache
 def load(product_key: str) -> dict[str, Any]:
-    data = resources.files("ecsram.spec").joinpath("data", f"{product_key}.json").read_bytes()
+    data = resources.files("ecsram.contract.catalogue").joinpath("data", f"{product_key}.json").read_bytes()
     catalogue: dict[str, Any] = orjson.loads(data)
     return catalogue
 
