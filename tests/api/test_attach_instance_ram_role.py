@@ -17,7 +17,7 @@ from aliyunsdkecs.request.v20140526.AttachInstanceRamRoleRequest import AttachIn
 from aliyunsdkecs.request.v20140526.DescribeInstanceRamRoleRequest import DescribeInstanceRamRoleRequest
 from aliyunsdkecs.request.v20140526.DetachInstanceRamRoleRequest import DetachInstanceRamRoleRequest
 
-from ecsram.contract.catalogue import vendor as catalog
+from ecsram.contract.catalogue import vendor
 from tests.conftest import Sdk
 from tests.support.ecs import (
     ECS_TRUST,
@@ -49,7 +49,7 @@ def role(sdk: Sdk) -> str:
 def _error(response: RawResponse, status: int, code: str, action: str = "AttachInstanceRamRole") -> dict[str, Any]:
     assert (response.status, response.code) == (status, code), response.body
     body: dict[str, Any] = response.json
-    published = catalog.vendor_error("ecs", action, code)
+    published = vendor.vendor_error("ecs", action, code)
     if published is not None and "%s" not in published[1]:
         assert body["Message"].startswith(published[1].rstrip(".")), (body["Message"], published)
     return body

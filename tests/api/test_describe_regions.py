@@ -11,11 +11,11 @@ import pytest
 from alibabacloud_ecs20140526 import models as ecs_models
 from aliyunsdkecs.request.v20140526.DescribeRegionsRequest import DescribeRegionsRequest
 
-from ecsram.contract.catalogue import vendor as catalog
+from ecsram.contract.catalogue import vendor
 from ecsram.testing import clients
 from tests.conftest import Sdk
 
-EXPECTED_REGIONS = {r["RegionId"]: r["RegionEndpoint"] for r in catalog.regions()}
+EXPECTED_REGIONS = {r["RegionId"]: r["RegionEndpoint"] for r in vendor.regions()}
 
 
 def _assert_regions(regions: list[dict[str, Any]]) -> None:
@@ -103,7 +103,7 @@ def test_raw_xml_with_lower_case_format(sdk: Sdk) -> None:
 def test_bad_filters(sdk: Sdk, params: dict[str, str], code: str, status: int) -> None:
     response = sdk.raw().v1("DescribeRegions", params)
     assert (response.status, response.code) == (status, code)
-    assert catalog.vendor_error("ecs", "DescribeRegions", code) == (status, response.json["Message"])
+    assert vendor.vendor_error("ecs", "DescribeRegions", code) == (status, response.json["Message"])
 
 
 def test_json_error_and_xml_error_agree(sdk: Sdk) -> None:

@@ -13,7 +13,7 @@ from aliyunsdkecs.request.v20140526.DeleteInstanceRequest import DeleteInstanceR
 from aliyunsdkecs.request.v20140526.DescribeInstancesRequest import DescribeInstancesRequest
 from aliyunsdkecs.request.v20140526.RunInstancesRequest import RunInstancesRequest
 
-from ecsram.contract.catalogue import vendor as catalog
+from ecsram.contract.catalogue import vendor
 from tests.conftest import Sdk
 from tests.support.ecs import REGION, account_trust, attach, bindings, bound_to, create_role, run_instances
 from tests.support.raw import RawResponse
@@ -87,7 +87,7 @@ def test_run_with_role_checks(sdk: Sdk) -> None:
     not_ecs = f"r-{uuid.uuid4().hex[:8]}"
     create_role(sdk, not_ecs, trust=account_trust(sdk.account_id))
     _error(_run(sdk, RamRoleName=not_ecs), 401, "InvalidRamRole.NotEcsRole")
-    assert catalog.vendor_error("ecs", "RunInstances", "InvalidRamRole.NotEcsRole")[0] == 401  # type: ignore[index]
+    assert vendor.vendor_error("ecs", "RunInstances", "InvalidRamRole.NotEcsRole")[0] == 401  # type: ignore[index]
     _error(_run(sdk, RamRoleName="missing-role"), 404, "InvalidRamRole.NotFound")
     ecs_role = f"r-{uuid.uuid4().hex[:8]}"
     create_role(sdk, ecs_role)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ecsram.contract.catalogue import vendor as catalog
+from ecsram.contract.catalogue import vendor
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT.parent / "shared" / "reference"
@@ -32,6 +32,6 @@ def test_generated_catalogue_matches_the_vendor_reference() -> None:
 
 
 def test_regions_come_from_the_catalogue() -> None:
-    ids = catalog.region_ids()
+    ids = vendor.region_ids()
     assert {"cn-hangzhou", "cn-beijing", "ap-southeast-1", "us-west-1"} <= ids
-    assert len(ids) == len(catalog.regions())
+    assert len(ids) == len(vendor.regions())

@@ -1,1 +1,1 @@
-"""The wire: parse, authenticate, dispatch, render."""
+"""The API wire: read a request, verify its signature, run the pipeline (with group commit), render the answer."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from ecsram.contract.access import request_context
 from ecsram.contract.call import Call
-from ecsram.contract.catalogue import vendor as catalog
+from ecsram.contract.catalogue import vendor
 from ecsram.contract.catalogue.params import Checked, Integer
 from ecsram.contract.errors import ApiError
 from ecsram.contract.operation import Operation, operation
@@ -27,7 +27,7 @@ _SESSION_NAME = re.compile(r"[A-Za-z0-9.@_\-]{2,64}")
 
 
 def _error(code: str) -> ApiError:
-    return catalog.api_error("sts", "AssumeRole", code)
+    return vendor.api_error("sts", "AssumeRole", code)
 
 
 def _role_arn(raw: str) -> tuple[str, str]:

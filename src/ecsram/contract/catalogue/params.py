@@ -2,7 +2,7 @@
 
 Each ``Param`` turns one raw query/form string into a typed value or raises the ``ApiError``
 the cloud gives for it. Operations take most of their specs from the vendor catalogue
-(``spec.catalog``) and override the few whose rules the catalogue does not carry.
+(``catalogue.vendor``) and override the few whose rules the catalogue does not carry.
 """
 
 from __future__ import annotations

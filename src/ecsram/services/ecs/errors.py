@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from ecsram.contract.catalogue import vendor as catalog
+from ecsram.contract.catalogue import vendor
 from ecsram.contract.errors import ApiError
 
 
 def instance_ids_malformed() -> ApiError:
-    return catalog.api_error("ecs", "AttachInstanceRamRole", "InvalidInstanceIds.Malformed")
+    return vendor.api_error("ecs", "AttachInstanceRamRole", "InvalidInstanceIds.Malformed")
 
 
 def instance_not_found(action: str, instance_id: str | None = None) -> ApiError:
-    err = catalog.api_error(
+    err = vendor.api_error(
         "ecs", action, "InvalidInstanceId.NotFound", fallback=(404, "The specified InstanceId does not exist.")
     )
     if instance_id is None:
@@ -20,18 +20,18 @@ def instance_not_found(action: str, instance_id: str | None = None) -> ApiError:
 
 
 def role_not_found(action: str) -> ApiError:
-    return catalog.api_error(
+    return vendor.api_error(
         "ecs", action, "InvalidRamRole.NotFound", fallback=(404, "The specified RAMRoleName does not exist.")
     )
 
 
 def not_ecs_role(action: str) -> ApiError:
     # 404 on AttachInstanceRamRole, 401 on RunInstances / CreateInstance: the vendor publishes both.
-    return catalog.api_error("ecs", action, "InvalidRamRole.NotEcsRole")
+    return vendor.api_error("ecs", action, "InvalidRamRole.NotEcsRole")
 
 
 def classic_network(action: str) -> ApiError:
-    return catalog.api_error(
+    return vendor.api_error(
         "ecs",
         action,
         "InvalidNetworkType.MismatchRamRole",
@@ -40,7 +40,7 @@ def classic_network(action: str) -> ApiError:
 
 
 def pass_role_forbidden(action: str) -> ApiError:
-    return catalog.api_error(
+    return vendor.api_error(
         "ecs",
         action,
         "InvalidUser.PassRoleForbidden",
@@ -49,7 +49,7 @@ def pass_role_forbidden(action: str) -> ApiError:
 
 
 def incorrect_instance_status(action: str, reason: str) -> ApiError:
-    err = catalog.api_error("ecs", action, "IncorrectInstanceStatus")
+    err = vendor.api_error("ecs", action, "IncorrectInstanceStatus")
     return ApiError(err.code, err.status, f"{err.message} {reason}")
 
 

@@ -19,7 +19,7 @@ import orjson
 
 from ecsram.contract import paging
 from ecsram.contract.call import Call
-from ecsram.contract.catalogue import vendor as catalog
+from ecsram.contract.catalogue import vendor
 from ecsram.contract.catalogue.params import Boolean, Checked, FlatList, Integer, JsonStringList, String
 from ecsram.contract.errors import ApiError
 from ecsram.contract.operation import Operation, operation
@@ -58,7 +58,7 @@ def _vpc_of(vswitch_id: str) -> str:
 def _choice(action: str, code: str, choices: tuple[str, ...]) -> Any:
     def check(raw: str) -> str:
         if raw not in choices:
-            raise catalog.api_error(
+            raise vendor.api_error(
                 "ecs", action, code, fallback=(400, f"The specified value must be one of {', '.join(choices)}.")
             )
         return raw
@@ -68,13 +68,13 @@ def _choice(action: str, code: str, choices: tuple[str, ...]) -> Any:
 
 def _client_token(raw: str) -> str:
     if not _CLIENT_TOKEN.fullmatch(raw):
-        raise catalog.api_error("ecs", "RunInstances", "InvalidClientToken.ValueNotSupported")
+        raise vendor.api_error("ecs", "RunInstances", "InvalidClientToken.ValueNotSupported")
     return raw
 
 
 def _instance_name(raw: str) -> str:
     if not _INSTANCE_NAME.fullmatch(raw) or raw.startswith(("http://", "https://")):
-        raise catalog.api_error("ecs", "RunInstances", "InvalidInstanceName.Malformed")
+        raise vendor.api_error("ecs", "RunInstances", "InvalidInstanceName.Malformed")
     return raw
 
 
@@ -82,7 +82,7 @@ def _hop_limit(action: str) -> Any:
     def check(raw: str) -> int:
         value = Integer("HttpPutResponseHopLimit").parse(raw)
         if not 1 <= value <= 64:
-            raise catalog.api_error(
+            raise vendor.api_error(
                 "ecs",
                 action,
                 "InvalidHttpPutResponseHopLimit.NotSupported",
@@ -370,7 +370,7 @@ def delete_instances(call: Call) -> dict[str, Any]:
             "DeleteInstances", f"Instance {running[0]} is not Stopped; set Force=true."
         )
     if args["DryRun"]:
-        raise catalog.api_error("ecs", "DeleteInstances", "DRYRUN.SUCCESS")
+        raise vendor.api_error("ecs", "DeleteInstances", "DRYRUN.SUCCESS")
     instances.delete_many(call.store, call.caller.account_id, args["RegionId"], ids)
     return {}
 
@@ -378,7 +378,7 @@ def delete_instances(call: Call) -> dict[str, Any]:
 def modify_metadata_options(call: Call) -> dict[str, Any]:
     args = call.args
     if args["InstanceId"] is None:
-        raise catalog.api_error(
+        raise vendor.api_error(
             "ecs", "ModifyInstanceMetadataOptions", "InvalidInstanceId.NotFound", detail="InstanceId is required."
         )
     instance = _own_instance(call, "ModifyInstanceMetadataOptions")

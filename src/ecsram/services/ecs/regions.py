@@ -6,7 +6,7 @@ from functools import cache
 from typing import Any
 
 from ecsram.contract.call import Call
-from ecsram.contract.catalogue import vendor as catalog
+from ecsram.contract.catalogue import vendor
 from ecsram.contract.catalogue.params import Checked, String
 from ecsram.contract.errors import ApiError
 from ecsram.contract.operation import Operation, operation
@@ -48,11 +48,11 @@ _LANGUAGES = ("en-US", "zh-CN", "ja")
 
 def region_not_found() -> ApiError:
     # The vendor publishes this wording (with RunInstances / CreateInstance) for every region check.
-    return catalog.api_error("ecs", "CreateInstance", "InvalidRegionId.NotFound")
+    return vendor.api_error("ecs", "CreateInstance", "InvalidRegionId.NotFound")
 
 
 def _check_region(raw: str) -> str:
-    if raw not in catalog.region_ids():
+    if raw not in vendor.region_ids():
         raise region_not_found()
     return raw
 
@@ -71,19 +71,19 @@ def _local_name(region_id: str, language: str) -> str:
 
 def _check_language(raw: str) -> str:
     if raw not in _LANGUAGES:
-        raise catalog.api_error("ecs", "DescribeRegions", "InvalidAcceptLanguage.NotFound")
+        raise vendor.api_error("ecs", "DescribeRegions", "InvalidAcceptLanguage.NotFound")
     return raw
 
 
 def _check_charge_type(raw: str) -> str:
     if raw not in ("PrePaid", "PostPaid"):
-        raise catalog.api_error("ecs", "DescribeRegions", "Invalid.InstanceChargeType")
+        raise vendor.api_error("ecs", "DescribeRegions", "Invalid.InstanceChargeType")
     return raw
 
 
 def _check_resource_type(raw: str) -> str:
     if raw not in ("instance", "disk", "reservedinstance", "scu"):
-        raise catalog.api_error("ecs", "DescribeRegions", "InvalidResourceType.NotFound")
+        raise vendor.api_error("ecs", "DescribeRegions", "InvalidResourceType.NotFound")
     return raw
 
 
@@ -96,7 +96,7 @@ def _region_list(language: str) -> tuple[dict[str, str], ...]:
             "LocalName": _local_name(r["RegionId"], language),
             "Status": "available",
         }
-        for r in catalog.regions()
+        for r in vendor.regions()
     )
 
 
