@@ -1,5 +1,3 @@
-"""A role on an instance: its software gets the role's credentials, narrowed by the attach Policy."""
-
 import pytest
 from alibabacloud_ecs20140526.models import DescribeInstancesRequest, RunInstancesRequest
 from alibabacloud_tea_openapi.exceptions import ClientException
@@ -11,6 +9,7 @@ DESCRIBE_ONLY = {"Version": "1", "Statement": [{"Effect": "Allow", "Action": "ec
 
 
 def test_instance_credentials_are_narrowed(ecsram_clients: EcsramClients) -> None:
+    """Code on an instance gets its role's credentials, narrowed by the attach Policy."""
     role, instance = ecsram_clients.ecs_role(policy=ECS_ALL), ecsram_clients.vpc_instance()
     ecsram_clients.attach(role, instance, policy=DESCRIBE_ONLY)
     ecs = ecsram_clients.instance_clients(instance).ecs  # what code on the instance gets

@@ -28,7 +28,11 @@ from typing import Any
 
 import pytest
 
+from ecsram.testing import clients as sdk_clients
+from ecsram.testing.clients import MissingSdk, sdk
 from ecsram.testing.server import ServerProcess, sqlite_url
+
+__all__ = ["Account", "EcsramClients", "EcsramServer", "MissingSdk"]
 
 URL_VARIABLE = "ECSRAM_URL"
 KEY_ID_VARIABLE = "ECSRAM_ACCESS_KEY_ID"
@@ -43,34 +47,6 @@ ECS_TRUST_POLICY = (
     '{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":["ecs.aliyuncs.com"]}}],'
     '"Version":"1"}'
 )
-
-_SDK_PACKAGES = {
-    "alibabacloud_tea_openapi": "alibabacloud-tea-openapi",
-    "alibabacloud_ecs20140526": "alibabacloud-ecs20140526",
-    "alibabacloud_ram20150501": "alibabacloud-ram20150501",
-    "alibabacloud_sts20150401": "alibabacloud-sts20150401",
-    "alibabacloud_credentials": "alibabacloud-credentials",
-    "aliyunsdkcore": "aliyun-python-sdk-core",
-}
-
-
-class MissingSdk(ImportError):
-    """An official SDK a fixture needs is not installed."""
-
-
-def _sdk(module: str) -> Any:
-    """Import ``module`` of an official SDK, or say which package to install."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        top = module.partition(".")[0]
-        package = _SDK_PACKAGES.get(top, top)
-        raise MissingSdk(
-            f"the ecsram pytest fixtures need the official Alibaba Cloud SDK package {package!r} "
-            f"(import {module!r} failed: {exc}); install it, or all of them with `pip install 'ecsram[test]'`"
-        ) from exc
 
 
 @dataclass(frozen=True)
@@ -126,8 +102,7 @@ class EcsramServer:
         assert self.shared_key is not None
         if self._shared_account is None:
             key_id, secret = self.shared_key
-            sts = _tea_client("alibabacloud_sts20150401", _tea_config(self.endpoint, key_id, secret))
-            account_id = sts.get_caller_identity().body.account_id
+            account_id = sdk_clients.tea_sts(self.endpoint, key_id, secret).get_caller_identity().body.account_id
             self._shared_account = Account(account_id, key_id, secret)
         return self._shared_account
 
@@ -137,18 +112,6 @@ def _endpoint_of(url: str) -> str:
     if "://" in address or "/" in address or ":" not in address:
         raise pytest.UsageError(f"{URL_VARIABLE}={url!r}: expected http://HOST:PORT")
     return address
-
-
-def _tea_config(endpoint: str, key_id: str | None, secret: str | None, **extra: Any) -> Any:
-    models = _sdk("alibabacloud_tea_openapi.models")
-    config = models.Config(endpoint=endpoint, protocol="http", region_id=REGION, **extra)
-    if key_id is not None:
-        config.access_key_id, config.access_key_secret = key_id, secret
-    return config
-
-
-def _tea_client(package: str, config: Any) -> Any:
-    return _sdk(f"{package}.client").Client(config)
 
 
 def _document(policy: str | dict[str, Any]) -> str:
@@ -181,45 +144,38 @@ class EcsramClients:
     def endpoint(self) -> str:
         return self.server.endpoint
 
-    def _config(self) -> Any:
-        if self.credential is not None:
-            return _tea_config(self.endpoint, None, None, credential=self.credential)
-        assert self.account is not None
-        return _tea_config(self.endpoint, self.account.access_key_id, self.account.access_key_secret)
-
-    def _tea(self, package: str) -> Any:
-        if package not in self._clients:
-            self._clients[package] = _tea_client(package, self._config())
-        return self._clients[package]
+    def _tea(self, make: Callable[..., Any]) -> Any:
+        name = make.__name__
+        if name not in self._clients:
+            if self.account is None:
+                self._clients[name] = make(self.endpoint, None, None, credential=self.credential)
+            else:
+                self._clients[name] = make(self.endpoint, self.account.access_key_id, self.account.access_key_secret)
+        return self._clients[name]
 
     @property
     def ecs(self) -> Any:
-        return self._tea("alibabacloud_ecs20140526")
+        return self._tea(sdk_clients.tea_ecs)
 
     @property
     def ram(self) -> Any:
-        return self._tea("alibabacloud_ram20150501")
+        return self._tea(sdk_clients.tea_ram)
 
     @property
     def sts(self) -> Any:
-        return self._tea("alibabacloud_sts20150401")
+        return self._tea(sdk_clients.tea_sts)
 
     @property
     def acs(self) -> Any:
         if self.account is None:
             raise TypeError("acs is the account's v1 client; for other credentials build one with StsTokenCredential")
         if "acs" not in self._clients:
-            client_module = _sdk("aliyunsdkcore.client")
-            self._clients["acs"] = client_module.AcsClient(
-                self.account.access_key_id, self.account.access_key_secret, REGION, auto_retry=False
-            )
+            self._clients["acs"] = sdk_clients.v1_client(self.account.access_key_id, self.account.access_key_secret)
         return self._clients["acs"]
 
     def call_v1(self, request: Any) -> Any:
         """Send a v1 request with ``acs`` (to ecsram, over HTTP) and return the decoded JSON body."""
-        request.set_endpoint(self.endpoint)
-        request.set_protocol_type("http")  # the v1 RAM and STS requests default to https
-        return json.loads(self.acs.do_action_with_exception(request))
+        return json.loads(self.acs.do_action_with_exception(sdk_clients.prepare_v1(request, self.endpoint)))
 
     def with_credential(self, credential: Any) -> EcsramClients:
         """The same server, acting with an ``alibabacloud_credentials`` client (e.g. an instance's)."""
@@ -236,7 +192,7 @@ class EcsramClients:
     ) -> str:
         """Create a role that ECS may assume; ``policy`` (a document) becomes a custom policy
         attached to it, ``system_policies`` are attached by name. Returns the role name."""
-        ram_models = _sdk("alibabacloud_ram20150501.models")
+        ram_models = sdk("alibabacloud_ram20150501.models")
         role = name or f"role-{uuid.uuid4().hex[:12]}"
         ram = self.ram
         attachments = [("System", system) for system in system_policies]
@@ -256,7 +212,7 @@ class EcsramClients:
 
     def vpc_instance(self, **extra: Any) -> str:
         """Run one instance on a VPC network (it can take a role). Returns its ID."""
-        models = _sdk("alibabacloud_ecs20140526.models")
+        models = sdk("alibabacloud_ecs20140526.models")
         options: dict[str, Any] = {"image_id": IMAGE, "instance_type": INSTANCE_TYPE, "v_switch_id": VSWITCH}
         options.update(extra)
         request = models.RunInstancesRequest(region_id=self.region, amount=1, **options)
@@ -266,7 +222,7 @@ class EcsramClients:
 
     def attach(self, role: str, instance_id: str, *, policy: str | dict[str, Any] | None = None) -> None:
         """AttachInstanceRamRole for one instance, with an optional narrowing ``Policy``."""
-        models = _sdk("alibabacloud_ecs20140526.models")
+        models = sdk("alibabacloud_ecs20140526.models")
         request = models.AttachInstanceRamRoleRequest(
             region_id=self.region,
             ram_role_name=role,
@@ -281,17 +237,16 @@ class EcsramClients:
     def instance_credentials(self, instance_id: str) -> Any:
         """The official ``alibabacloud_credentials`` client that software on the instance would
         use (type ``ecs_ram_role``), reading ecsram's metadata service as the instance."""
-        credentials = _sdk("alibabacloud_credentials.client")
-        models = _sdk("alibabacloud_credentials.models")
-        auth_util = _sdk("alibabacloud_credentials.utils.auth_util")
+        credentials = sdk("alibabacloud_credentials.client")
+        models = sdk("alibabacloud_credentials.models")
+        auth_util = sdk("alibabacloud_credentials.utils.auth_util")
         # The library refuses to build this provider when ALIBABA_CLOUD_ECS_METADATA_DISABLED=true
         # (read once, at import; a sensible setting in tests, against the real metadata address).
         # This one is pointed at ecsram explicitly, so the setting does not apply to it.
         disabled = auth_util.environment_ecs_metadata_disabled
         auth_util.environment_ecs_metadata_disabled = "false"
         try:
-            # The colon matters: without a password part no Proxy-Authorization is sent.
-            proxy = f"http://{instance_id}:@{self.endpoint}"
+            proxy = sdk_clients.metadata_proxy_url(self.endpoint, instance_id)
             return credentials.Client(models.Config(type="ecs_ram_role", proxy=proxy))
         finally:
             auth_util.environment_ecs_metadata_disabled = disabled
@@ -323,12 +278,12 @@ class EcsramClients:
                 raise
 
     def _delete_instance(self, instance_id: str) -> None:
-        models = _sdk("alibabacloud_ecs20140526.models")
+        models = sdk("alibabacloud_ecs20140526.models")
         request = models.DeleteInstanceRequest(instance_id=instance_id, force=True)
         self._ignore_missing(lambda: self.ecs.delete_instance(request))
 
     def _delete_role(self, role: str) -> None:
-        ram_models = _sdk("alibabacloud_ram20150501.models")
+        ram_models = sdk("alibabacloud_ram20150501.models")
 
         def delete() -> None:
             listed = self.ram.list_policies_for_role(ram_models.ListPoliciesForRoleRequest(role_name=role))
@@ -342,7 +297,7 @@ class EcsramClients:
         self._ignore_missing(delete)
 
     def _delete_policy(self, name: str) -> None:
-        ram_models = _sdk("alibabacloud_ram20150501.models")
+        ram_models = sdk("alibabacloud_ram20150501.models")
         self._ignore_missing(lambda: self.ram.delete_policy(ram_models.DeletePolicyRequest(policy_name=name)))
 
 
