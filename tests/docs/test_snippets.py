@@ -132,7 +132,13 @@ def _environment() -> dict[str, str]:
 def _run(command: list[str], source: str, path: Path, endpoint: str) -> None:
     path.write_text(source.replace(DOCUMENTED_ENDPOINT, endpoint))
     completed = subprocess.run(
-        [*command, str(path)], capture_output=True, text=True, timeout=120, env=_environment(), cwd=path.parent
+        [*command, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_environment(),
+        cwd=path.parent,
+        check=False,
     )
     assert completed.returncode == 0, (
         f"{path.name} exited {completed.returncode}\n--- stdout\n{completed.stdout}\n--- stderr\n{completed.stderr}"
