@@ -16,6 +16,7 @@ from alibabacloud_ecs20140526 import models as ecs_models
 from alibabacloud_ram20150501 import models as ram_models
 
 from ecsram.testing import clients
+from ecsram.testing.plugin import Account, EcsramClients, EcsramServer
 from ecsram.testing.server import ServerProcess
 from tests.conftest import Sdk
 
@@ -121,6 +122,17 @@ def test_an_unreachable_ecsram_url_is_a_usage_error(pytester: pytest.Pytester, m
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*ECSRAM_URL=http://127.0.0.1:9: no healthy ecsram answers*"])
+
+
+def test_the_suite_shares_its_server_with_the_plugin_fixtures(
+    ecsram_server: EcsramServer, server: ServerProcess, ecsram_clients: EcsramClients, ecsram_account: Account
+) -> None:
+    assert ecsram_server.process is server
+    role = ecsram_clients.ecs_role(system_policies=["AliyunECSReadOnlyAccess"])
+    request = ram_models.ListPoliciesForRoleRequest(role_name=role)
+    attached = ecsram_clients.ram.list_policies_for_role(request).body.policies.policy
+    assert [policy.policy_name for policy in attached] == ["AliyunECSReadOnlyAccess"]
+    assert ecsram_clients.sts.get_caller_identity().body.account_id == ecsram_account.account_id
 
 
 def test_accounts_endpoint_answers_post_only(server: ServerProcess) -> None:

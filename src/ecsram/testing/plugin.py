@@ -66,7 +66,7 @@ class EcsramServer:
     process: ServerProcess | None = None
     # With ECSRAM_URL plus ECSRAM_ACCESS_KEY_ID/SECRET: every test uses this one account.
     shared_key: tuple[str, str] | None = None
-    _shared_account: Account | None = field(default=None, repr=False)
+    _shared_account: Account | None = field(default=None, init=False, repr=False)
 
     @property
     def url(self) -> str:
