@@ -145,11 +145,14 @@ def _run(command: list[str], source: str, path: Path, endpoint: str) -> None:
     )
 
 
-RUNNABLE = [page for page in PAGES if program(page, "python") or program(page, "js")]
+RUNNABLE = [
+    pytest.param(page, id=_page_id(page), marks=[pytest.mark.node] if program(page, "js") else [])
+    for page in PAGES
+    if program(page, "python") or program(page, "js")
+]
 
 
-@pytest.mark.node
-@pytest.mark.parametrize("page", RUNNABLE, ids=_page_id)
+@pytest.mark.parametrize("page", RUNNABLE)
 def test_page_programs_run(page: Path, tmp_path: Path) -> None:
     python, node = program(page, "python"), program(page, "js")
     if node and not NODE_MODULES.is_dir():
