@@ -20,6 +20,7 @@ import pytest
 from ecsram.store.accounts import AccessKey
 from ecsram.testing import clients
 from ecsram.testing.accounts import create_account
+from ecsram.testing.plugin import EcsramServer
 from ecsram.testing.server import ServerProcess
 from tests.support import databases
 from tests.support.raw import RawClient
@@ -55,6 +56,12 @@ def server(database_factory: Callable[[], str]) -> Iterator[ServerProcess]:
     process.start()
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="session")
+def ecsram_server(server: ServerProcess) -> EcsramServer:
+    """The plugin's fixtures (ecsram_account, ecsram_clients) use the suite's server and backend."""
+    return EcsramServer.from_process(server)
 
 
 @pytest.fixture

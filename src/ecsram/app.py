@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from ecsram import admin_accounts
 from ecsram.clock import Clock
 from ecsram.config import Settings
 from ecsram.contract import errors
@@ -174,11 +175,18 @@ class EcsramApp:
             await send_response(send, self._health())
         elif path == CLOCK_PATH:
             await send_response(send, self._clock(scope, body))
+        elif path == admin_accounts.ACCOUNTS_PATH:
+            await send_response(send, self._accounts(scope))
         else:
             err = ApiError(
                 "InvalidAction.NotFound", 404, f"Specified path {path[:128]} is not found; the API is served at /."
             )
             await send_response(send, render.error(render.new_request_id(), err, product=None, xml=False))
+
+    def _accounts(self, scope: Scope) -> Response:
+        assert self.database is not None
+        status, body = admin_accounts.create_account(self.settings, self.database, self.clock, scope)
+        return Response(status, body, JSON_CONTENT_TYPE)
 
     def _health(self) -> Response:
         assert self.database is not None

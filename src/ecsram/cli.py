@@ -37,15 +37,44 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def _listener_list(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    """Flags repeat; the environment variable holds the listeners comma- (or space-) separated."""
+    return tuple(item.strip() for value in values for item in value.split(",") if item.strip())
+
+
 @main.command()
-@click.option("--host", default=DEFAULT_HOST, show_default=True, envvar="ECSRAM_HOST", help="Address to listen on.")
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535), envvar="ECSRAM_PORT")
+@click.option(
+    "--host",
+    default=DEFAULT_HOST,
+    show_default=True,
+    envvar="ECSRAM_HOST",
+    show_envvar=True,
+    help="Address to listen on (beyond loopback only with your own root keys, see docs/configuration.md).",
+)
+@click.option(
+    "--port",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    envvar="ECSRAM_PORT",
+    show_envvar=True,
+    help="Port to listen on; 0 picks a free one (the first banner line names it).",
+)
 @database_option
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), envvar="ECSRAM_WORKERS")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    envvar="ECSRAM_WORKERS",
+    show_envvar=True,
+    help="Worker processes sharing the socket (all state is in the database).",
+)
 @click.option(
     "--test-clock",
     is_flag=True,
     envvar="ECSRAM_TEST_CLOCK",
+    show_envvar=True,
     help="Let POST /_ecsram/clock?advance=SECONDS move the service clock (loopback only; for tests).",
 )
 @click.option(
@@ -53,7 +82,11 @@ def main() -> None:
     "metadata_listeners",
     multiple=True,
     metavar="[INSTANCE_ID@]HOST:PORT",
-    help="Also serve the instance metadata service on this address; with INSTANCE_ID@ it answers as that instance.",
+    envvar="ECSRAM_METADATA_LISTENERS",
+    show_envvar=True,
+    callback=_listener_list,
+    help="Also serve the instance metadata service on this address; with INSTANCE_ID@ it answers as that "
+    "instance. Repeatable; in the environment, comma-separated.",
 )
 def serve(
     host: str, port: int, database_url: str, workers: int, test_clock: bool, metadata_listeners: tuple[str, ...]

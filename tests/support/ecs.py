@@ -9,11 +9,8 @@ from typing import Any
 from alibabacloud_ecs20140526 import models as ecs_models
 from alibabacloud_ram20150501 import models as ram_models
 
-ECS_TRUST = (
-    '{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":["ecs.aliyuncs.com"]}}],'
-    '"Version":"1"}'
-)
-REGION = "cn-hangzhou"
+from ecsram.testing.plugin import ECS_TRUST_POLICY as ECS_TRUST
+from ecsram.testing.plugin import IMAGE, INSTANCE_TYPE, REGION
 
 
 def account_trust(account_id: str) -> str:
@@ -33,8 +30,8 @@ def create_role(sdk: Any, name: str, trust: str = ECS_TRUST, **extra: Any) -> di
 def run_instances(sdk: Any, amount: int = 1, *, vpc: bool = True, region: str = REGION, **extra: Any) -> list[str]:
     request = ecs_models.RunInstancesRequest(
         region_id=region,
-        image_id="ubuntu_22_04_x64_20G_alibase_20240101.vhd",
-        instance_type="ecs.g7.large",
+        image_id=IMAGE,
+        instance_type=INSTANCE_TYPE,
         v_switch_id="vsw-test0001" if vpc else None,
         amount=amount,
         **extra,

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from ecsram.testing.clients import metadata_proxy_url
+
 METADATA = "http://100.100.100.200"
 CREDENTIALS = "/latest/meta-data/ram/security-credentials/"
 
@@ -56,9 +58,7 @@ class Metadata:
         return self.request("PUT", "/latest/api/token", {"X-aliyun-ecs-metadata-token-ttl-seconds": str(ttl)})
 
 
-def proxy_url(endpoint: str, instance_id: str, secret: str = "") -> str:
-    # The colon matters: without a password part, HTTP clients send no Proxy-Authorization.
-    return f"http://{instance_id}:{secret}@{endpoint}"
+proxy_url = metadata_proxy_url
 
 
 @dataclass

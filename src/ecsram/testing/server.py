@@ -23,6 +23,9 @@ _LISTENING = re.compile(r"ecsram listening on http://([^\s]+):(\d+)")
 _METADATA_LISTENER = re.compile(r"metadata listener: http://(\S+) \(")
 
 
+_OWN_OPTIONS = frozenset({"ECSRAM_METADATA_LISTENERS", "ECSRAM_TEST_CLOCK"})
+
+
 class ServerFailed(RuntimeError):
     pass
 
@@ -82,7 +85,10 @@ class ServerProcess:
         return [*args, *self.extra_args]
 
     def start(self) -> ServerProcess:
-        env = {**os.environ, **self.env}
+        # The listeners and the test clock are this object's to choose (extra_args, test_clock):
+        # a setting in the caller's environment, meant for another server, must not reach it.
+        inherited = {k: v for k, v in os.environ.items() if k not in _OWN_OPTIONS}
+        env = {**inherited, **self.env}
         self.output = []
         self.metadata_listeners = []
         self.process = subprocess.Popen(
