@@ -155,9 +155,7 @@ def test_an_exception_in_handle_many_reaches_every_waiter_of_that_batch_and_late
 def test_a_failed_batch_does_not_stop_the_next_batch_already_queued() -> None:
     async def scenario() -> list[object]:
         committer = _committer(gateway, max_batch=2)
-        return list(
-            await asyncio.gather(*(committer.submit(_request(n)) for n in range(4)), return_exceptions=True)
-        )
+        return list(await asyncio.gather(*(committer.submit(_request(n)) for n in range(4)), return_exceptions=True))
 
     gateway = FakeGateway(poison=[0])
     outcomes = asyncio.run(scenario())

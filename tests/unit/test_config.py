@@ -108,7 +108,9 @@ def test_from_env_reads_the_environment_variables() -> None:
     assert not settings.loopback_only
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("1", True), ("TRUE", True), (" on ", True), ("0", False), ("no", False), ("maybe", False)])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("1", True), ("TRUE", True), (" on ", True), ("0", False), ("no", False), ("maybe", False)]
+)
 def test_boolean_flags(raw: str, expected: bool) -> None:
     assert Settings.from_env({"ECSRAM_TEST_CLOCK": raw}).test_clock is expected
 
@@ -118,7 +120,9 @@ def test_loopback_hosts(host: str) -> None:
     assert is_loopback(host)
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.0.0.1", "192.168.1.1", "example.com", "localhost.example.com", "128.0.0.1", ""])
+@pytest.mark.parametrize(
+    "host", ["0.0.0.0", "::", "10.0.0.1", "192.168.1.1", "example.com", "localhost.example.com", "128.0.0.1", ""]
+)
 def test_non_loopback_hosts(host: str) -> None:
     assert not is_loopback(host)
 
@@ -140,7 +144,20 @@ def test_parse_metadata_listener_accepts(spec: str, expected: tuple[str | None, 
 
 @pytest.mark.parametrize(
     "spec",
-    ["", "localhost", "localhost:", ":80", "i-1@:80", "i-1@", "host:http", "host:65536", "host:-1", "host:8 0", "host:+80", "host:８０"],
+    [
+        "",
+        "localhost",
+        "localhost:",
+        ":80",
+        "i-1@:80",
+        "i-1@",
+        "host:http",
+        "host:65536",
+        "host:-1",
+        "host:8 0",
+        "host:+80",
+        "host:８０",
+    ],
 )
 def test_parse_metadata_listener_rejects(spec: str) -> None:
     with pytest.raises(ValueError):

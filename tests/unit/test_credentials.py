@@ -12,31 +12,7 @@ from ecsram.iam.principal import Principal, PrincipalKind
 from ecsram.iam.tokens import TokenAuthority
 from ecsram.store import accounts, users
 from ecsram.store.database import Database
-from ecsram.store.times import iso
-
-USER_ID = "2000000000000001"
-
-
-def add_user_key(database: Database, root: accounts.AccessKey, *, user_name: str = "alice") -> accounts.AccessKey:
-    """A RAM user of ``root``'s account, with an active AccessKey."""
-    now = time.time()
-    key = accounts.AccessKey(accounts.new_access_key_id(), accounts.new_access_key_secret(), root.account_id, USER_ID, accounts.ACTIVE)
-    with database.transaction() as tx:
-        user = users.User(USER_ID, root.account_id, user_name, user_name, "", "", "", iso(now), iso(now))
-        assert users.insert(tx, user)
-        accounts.insert_access_key(tx, key, now)
-    return key
-
-
-def issue(tokens: TokenAuthority, root: accounts.AccessKey, *, expires_in: float = 3600, policy: str | None = None):  # type: ignore[no-untyped-def]
-    return tokens.issue_session(
-        account_id=root.account_id,
-        role_id="300000000000000001",
-        role_name="web",
-        session_name="sess",
-        expires_at=int(time.time() + expires_in),
-        policy=policy,
-    )
+from tests.support.principals import USER_ID, add_user_key, issue_session
 
 
 def resolve(
@@ -46,7 +22,9 @@ def resolve(
         return credentials.resolve(tx, tokens, access_key_id, token, time.time() if now is None else now)
 
 
-def refused(database: Database, tokens: TokenAuthority, access_key_id: str, token: str | None = None, now: float | None = None) -> ApiError:
+def refused(
+    database: Database, tokens: TokenAuthority, access_key_id: str, token: str | None = None, now: float | None = None
+) -> ApiError:
     with pytest.raises(ApiError) as caught:
         resolve(database, tokens, access_key_id, token, now)
     return caught.value
@@ -85,7 +63,9 @@ def test_disabled_key_is_inactive(database: Database, tokens: TokenAuthority, ro
     assert resolve(database, tokens, root_key.access_key_id)[1].is_root
 
 
-def test_disabled_user_key_is_inactive(database: Database, tokens: TokenAuthority, root_key: accounts.AccessKey) -> None:
+def test_disabled_user_key_is_inactive(
+    database: Database, tokens: TokenAuthority, root_key: accounts.AccessKey
+) -> None:
     key = add_user_key(database, root_key)
     with database.transaction() as tx:
         users.set_key_status(tx, key.access_key_id, accounts.INACTIVE)
@@ -95,12 +75,14 @@ def test_disabled_user_key_is_inactive(database: Database, tokens: TokenAuthorit
 def test_a_long_term_key_with_a_security_token_is_a_mismatch(
     database: Database, tokens: TokenAuthority, root_key: accounts.AccessKey
 ) -> None:
-    token = issue(tokens, root_key).security_token
+    token = issue_session(tokens, root_key).security_token
     assert refused(database, tokens, root_key.access_key_id, token).code == "InvalidSecurityToken.MismatchWithAccessKey"
 
 
 def test_role_session(database: Database, tokens: TokenAuthority, root_key: accounts.AccessKey) -> None:
-    issued = issue(tokens, root_key, policy='{"Version":"1","Statement":[{"Effect":"Allow","Action":"ecs:*","Resource":"*"}]}')
+    issued = issue_session(
+        tokens, root_key, policy='{"Version":"1","Statement":[{"Effect":"Allow","Action":"ecs:*","Resource":"*"}]}'
+    )
     secret, principal = resolve(database, tokens, issued.access_key_id, issued.security_token)
     assert secret == issued.access_key_secret
     assert principal.kind is PrincipalKind.ROLE_SESSION
@@ -111,8 +93,10 @@ def test_role_session(database: Database, tokens: TokenAuthority, root_key: acco
     assert principal.arn == f"acs:ram::{root_key.account_id}:assumed-role/web/sess"
 
 
-def test_role_session_without_a_policy_has_none(database: Database, tokens: TokenAuthority, root_key: accounts.AccessKey) -> None:
-    issued = issue(tokens, root_key)
+def test_role_session_without_a_policy_has_none(
+    database: Database, tokens: TokenAuthority, root_key: accounts.AccessKey
+) -> None:
+    issued = issue_session(tokens, root_key)
     assert resolve(database, tokens, issued.access_key_id, issued.security_token)[1].session_policy is None
 
 
@@ -120,29 +104,38 @@ def test_role_session_without_a_policy_has_none(database: Database, tokens: Toke
 def test_sts_key_without_a_token_is_malformed(
     database: Database, tokens: TokenAuthority, root_key: accounts.AccessKey, token: str | None
 ) -> None:
-    issued = issue(tokens, root_key)
+    issued = issue_session(tokens, root_key)
     err = refused(database, tokens, issued.access_key_id, token)
     assert (err.code, err.status) == ("InvalidSecurityToken.Malformed", 400)
 
 
-def test_sts_key_with_a_garbage_token_is_malformed(database: Database, tokens: TokenAuthority, root_key: accounts.AccessKey) -> None:
-    issued = issue(tokens, root_key)
+def test_sts_key_with_a_garbage_token_is_malformed(
+    database: Database, tokens: TokenAuthority, root_key: accounts.AccessKey
+) -> None:
+    issued = issue_session(tokens, root_key)
     assert refused(database, tokens, issued.access_key_id, "CAISnot-a-token").code == "InvalidSecurityToken.Malformed"
 
 
-def test_token_of_another_session_is_a_mismatch(database: Database, tokens: TokenAuthority, root_key: accounts.AccessKey) -> None:
-    first, second = issue(tokens, root_key), issue(tokens, root_key)
+def test_token_of_another_session_is_a_mismatch(
+    database: Database, tokens: TokenAuthority, root_key: accounts.AccessKey
+) -> None:
+    first, second = issue_session(tokens, root_key), issue_session(tokens, root_key)
     err = refused(database, tokens, second.access_key_id, first.security_token)
     assert (err.code, err.status) == ("InvalidSecurityToken.MismatchWithAccessKey", 400)
 
 
 def test_expired_session(database: Database, tokens: TokenAuthority, root_key: accounts.AccessKey) -> None:
-    issued = issue(tokens, root_key, expires_in=60)
+    issued = issue_session(tokens, root_key, expires_in=60)
     resolve(database, tokens, issued.access_key_id, issued.security_token, now=issued.expires_at - 1)
     err = refused(database, tokens, issued.access_key_id, issued.security_token, now=issued.expires_at)
     assert (err.code, err.status) == ("InvalidSecurityToken.Expired", 400)
 
 
-def test_token_from_another_token_secret_is_malformed(database: Database, tokens: TokenAuthority, root_key: accounts.AccessKey) -> None:
-    foreign = issue(TokenAuthority(b"some-other-database-secret-000000"), root_key)
-    assert refused(database, tokens, foreign.access_key_id, foreign.security_token).code == "InvalidSecurityToken.Malformed"
+def test_token_from_another_token_secret_is_malformed(
+    database: Database, tokens: TokenAuthority, root_key: accounts.AccessKey
+) -> None:
+    foreign = issue_session(TokenAuthority(b"some-other-database-secret-000000"), root_key)
+    assert (
+        refused(database, tokens, foreign.access_key_id, foreign.security_token).code
+        == "InvalidSecurityToken.Malformed"
+    )

@@ -27,7 +27,7 @@ from ecsram.store import accounts
 from ecsram.store import settings as stored
 from ecsram.store.database import Database, DatabaseUnavailable, Tx
 from tests.support.offline import OfflineClient, http_request
-from tests.unit.test_credentials import add_user_key
+from tests.support.principals import add_user_key
 
 ECS = "2014-05-26"
 
@@ -68,7 +68,11 @@ def test_read_v1_without_action_or_version_leaves_them_unset() -> None:
 
 
 def test_read_detects_v3_by_the_authorization_header() -> None:
-    headers = {"authorization": "ACS3-HMAC-SHA256 Credential=x", "x-acs-action": "DescribeRegions", "x-acs-version": ECS}
+    headers = {
+        "authorization": "ACS3-HMAC-SHA256 Credential=x",
+        "x-acs-action": "DescribeRegions",
+        "x-acs-version": ECS,
+    }
     call = _read(http_request("POST", "/?Action=Ignored&Version=ignored", headers=headers))
     assert call.v3
     assert (call.action, call.version) == ("DescribeRegions", ECS)
@@ -81,7 +85,17 @@ def test_read_v3_falls_back_to_the_parameters() -> None:
     assert (call.action, call.version) == ("DescribeRegions", ECS)
 
 
-@pytest.mark.parametrize(("query", "xml"), [("Format=XML", True), ("Format=xml", True), ("Format=JSON", False), ("Format=", False), ("", False), ("Format=XMLX", False)])
+@pytest.mark.parametrize(
+    ("query", "xml"),
+    [
+        ("Format=XML", True),
+        ("Format=xml", True),
+        ("Format=JSON", False),
+        ("Format=", False),
+        ("", False),
+        ("Format=XMLX", False),
+    ],
+)
 def test_read_format(query: str, xml: bool) -> None:
     assert _read(http_request("GET", f"/?Action=A&Version=V&{query}")).xml is xml
 
@@ -105,14 +119,24 @@ def test_read_refuses_a_parameter_given_twice_in_the_query() -> None:
 
 
 def test_read_refuses_a_parameter_given_in_both_query_and_form_body() -> None:
-    http = http_request("POST", "/?Action=A&Version=V", b"Version=W", {"content-type": "application/x-www-form-urlencoded; charset=utf-8"})
+    http = http_request(
+        "POST",
+        "/?Action=A&Version=V",
+        b"Version=W",
+        {"content-type": "application/x-www-form-urlencoded; charset=utf-8"},
+    )
     err = _read_error(http)
     assert err.code == "InvalidParameter"
     assert '"Version"' in err.message
 
 
 def test_read_merges_a_form_body_and_keeps_blank_values() -> None:
-    http = http_request("POST", "/?Action=A", b"Version=V&SignatureType=&Name=a+b%21", {"Content-Type": "application/x-www-form-urlencoded"})
+    http = http_request(
+        "POST",
+        "/?Action=A",
+        b"Version=V&SignatureType=&Name=a+b%21",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    )
     call = _read(http)
     assert call.raw_params == {"Action": "A", "Version": "V", "SignatureType": "", "Name": "a b!"}
     assert call.query_pairs == [("Action", "A")]
@@ -127,8 +151,15 @@ def test_read_ignores_a_body_that_is_not_a_form() -> None:
 
 
 def _validated(raw: dict[str, str]) -> dict[str, Any]:
-    op = operation("ecs", "UnitValidate", lambda _call: {}, params=(String("Name", required=True, max_length=5), Integer("Count", default=3, maximum=9)))
-    call = Call(request_id="unit", http=http_request("GET"), tokens=TokenAuthority(b"unused"), raw_params=raw, operation=op)
+    op = operation(
+        "ecs",
+        "UnitValidate",
+        lambda _call: {},
+        params=(String("Name", required=True, max_length=5), Integer("Count", default=3, maximum=9)),
+    )
+    call = Call(
+        request_id="unit", http=http_request("GET"), tokens=TokenAuthority(b"unused"), raw_params=raw, operation=op
+    )
     validate(call)
     return call.args
 
@@ -138,7 +169,16 @@ def test_validate_fills_args_with_typed_values_and_defaults() -> None:
     assert _validated({"Name": "abc"}) == {"Name": "abc", "Count": 3}
 
 
-@pytest.mark.parametrize(("raw", "code", "name"), [({}, "MissingParameter", "Name"), ({"Name": ""}, "MissingParameter", "Name"), ({"Name": "abcdef"}, "InvalidParameter", "Name"), ({"Name": "a", "Count": "10"}, "InvalidParameter", "Count"), ({"Name": "a", "Count": "x"}, "InvalidParameter", "Count")])
+@pytest.mark.parametrize(
+    ("raw", "code", "name"),
+    [
+        ({}, "MissingParameter", "Name"),
+        ({"Name": ""}, "MissingParameter", "Name"),
+        ({"Name": "abcdef"}, "InvalidParameter", "Name"),
+        ({"Name": "a", "Count": "10"}, "InvalidParameter", "Count"),
+        ({"Name": "a", "Count": "x"}, "InvalidParameter", "Count"),
+    ],
+)
 def test_validate_refuses_bad_parameters(raw: dict[str, str], code: str, name: str) -> None:
     with pytest.raises(ApiError) as caught:
         _validated(raw)
@@ -148,7 +188,13 @@ def test_validate_refuses_bad_parameters(raw: dict[str, str], code: str, name: s
 
 def test_validate_uses_the_catalogue_parameters_of_a_catalogued_action() -> None:
     op = operation("ecs", "DescribeRegions", lambda _call: {})
-    call = Call(request_id="unit", http=http_request("GET"), tokens=TokenAuthority(b"unused"), raw_params={"ResourceType": "instance"}, operation=op)
+    call = Call(
+        request_id="unit",
+        http=http_request("GET"),
+        tokens=TokenAuthority(b"unused"),
+        raw_params={"ResourceType": "instance"},
+        operation=op,
+    )
     validate(call)
     assert call.args["ResourceType"] == "instance"
     assert call.args["AcceptLanguage"] is None
@@ -249,32 +295,48 @@ def test_a_batch_shares_one_transaction_and_each_request_gets_its_answer(
     assert [_value(database, k) for k in "abc"] == ["1", "2", "3"]
 
 
-def test_a_handlers_api_error_undoes_only_its_own_writes(gateway: Gateway, database: Database, client: OfflineClient) -> None:
-    responses = gateway.handle_many([_put_request(client, "a"), _put_request(client, "b", then="fail"), _put_request(client, "c")])
+def test_a_handlers_api_error_undoes_only_its_own_writes(
+    gateway: Gateway, database: Database, client: OfflineClient
+) -> None:
+    responses = gateway.handle_many(
+        [_put_request(client, "a"), _put_request(client, "b", then="fail"), _put_request(client, "c")]
+    )
     assert _codes(responses) == [(200, None), (409, "Unit.Failed"), (200, None)]
     assert orjson.loads(responses[1].body)["Message"] == "The handler refused after writing."
     assert (_value(database, "a"), _value(database, "b"), _value(database, "c")) == ("x", None, "x")
 
 
-def test_a_failed_request_undoes_its_writes_to_a_key_a_sibling_wrote_too(gateway: Gateway, database: Database, client: OfflineClient) -> None:
-    responses = gateway.handle_many([_put_request(client, "k", "1"), _put_request(client, "k", "2", then="fail"), _put_request(client, "k", "3")])
+def test_a_failed_request_undoes_its_writes_to_a_key_a_sibling_wrote_too(
+    gateway: Gateway, database: Database, client: OfflineClient
+) -> None:
+    responses = gateway.handle_many(
+        [_put_request(client, "k", "1"), _put_request(client, "k", "2", then="fail"), _put_request(client, "k", "3")]
+    )
     assert [r.status for r in responses] == [200, 409, 200]
     assert _value(database, "k") == "13"
 
 
-def test_an_unexpected_exception_is_internal_error_for_that_request_alone(gateway: Gateway, database: Database, client: OfflineClient) -> None:
-    responses = gateway.handle_many([_put_request(client, "a"), _put_request(client, "b", then="crash"), _put_request(client, "c")])
+def test_an_unexpected_exception_is_internal_error_for_that_request_alone(
+    gateway: Gateway, database: Database, client: OfflineClient
+) -> None:
+    responses = gateway.handle_many(
+        [_put_request(client, "a"), _put_request(client, "b", then="crash"), _put_request(client, "c")]
+    )
     assert _codes(responses) == [(200, None), (500, "InternalError"), (200, None)]
     assert (_value(database, "a"), _value(database, "b"), _value(database, "c")) == ("x", None, "x")
 
 
-def test_a_database_error_ends_the_whole_transaction(gateway: Gateway, database: Database, client: OfflineClient) -> None:
+def test_a_database_error_ends_the_whole_transaction(
+    gateway: Gateway, database: Database, client: OfflineClient
+) -> None:
     responses = gateway.handle_many([_put_request(client, "a"), _put_request(client, "b", then="driver-error")])
     assert _codes(responses) == [(500, "InternalError"), (500, "InternalError")]
     assert (_value(database, "a"), _value(database, "b")) == (None, None)
 
 
-def test_a_nonce_replayed_inside_one_batch_is_caught(gateway: Gateway, database: Database, client: OfflineClient) -> None:
+def test_a_nonce_replayed_inside_one_batch_is_caught(
+    gateway: Gateway, database: Database, client: OfflineClient
+) -> None:
     http = _put_request(client, "r", "1")
     responses = gateway.handle_many([http, http])
     assert _codes(responses) == [(200, None), (400, "SignatureNonceUsed")]
@@ -289,7 +351,9 @@ def test_a_replay_in_a_later_batch_is_caught(gateway: Gateway, database: Databas
 
 
 @pytest.mark.parametrize("then", ["fail", "crash"])
-def test_a_failed_request_keeps_its_nonce(gateway: Gateway, database: Database, client: OfflineClient, then: str) -> None:
+def test_a_failed_request_keeps_its_nonce(
+    gateway: Gateway, database: Database, client: OfflineClient, then: str
+) -> None:
     http = _put_request(client, "f", then=then)
     assert gateway.handle_many([http])[0].status in (409, 500)
     assert _codes(gateway.handle_many([http])) == [(400, "SignatureNonceUsed")]
@@ -301,14 +365,18 @@ def test_a_request_with_invalid_parameters_keeps_its_nonce(gateway: Gateway, cli
     assert _codes(gateway.handle_many([http])) == [(400, "SignatureNonceUsed")]
 
 
-def test_a_badly_signed_request_in_a_batch_fails_alone(gateway: Gateway, database: Database, root_key: accounts.AccessKey, client: OfflineClient) -> None:
+def test_a_badly_signed_request_in_a_batch_fails_alone(
+    gateway: Gateway, database: Database, root_key: accounts.AccessKey, client: OfflineClient
+) -> None:
     forged = OfflineClient(root_key.access_key_id, "WrongSecret0123456789")
     responses = gateway.handle_many([_put_request(forged, "a"), _put_request(client, "b")])
     assert _codes(responses) == [(400, "SignatureDoesNotMatch"), (200, None)]
     assert (_value(database, "a"), _value(database, "b")) == (None, "x")
 
 
-def test_unknown_actions_and_versions_never_open_a_transaction(gateway: Gateway, spy: SpiedDatabase, client: OfflineClient) -> None:
+def test_unknown_actions_and_versions_never_open_a_transaction(
+    gateway: Gateway, spy: SpiedDatabase, client: OfflineClient
+) -> None:
     responses = gateway.handle_many(
         [
             client.v1_request("MakeCoffee"),
@@ -333,7 +401,9 @@ def test_unknown_actions_and_versions_never_open_a_transaction(gateway: Gateway,
 def test_refused_requests_stay_out_of_the_transaction_of_their_batch(
     gateway: Gateway, spy: SpiedDatabase, database: Database, client: OfflineClient
 ) -> None:
-    responses = gateway.handle_many([client.v1_request("MakeCoffee"), _put_request(client, "a"), client.v1_request("UnitPut", version="1999-01-01")])
+    responses = gateway.handle_many(
+        [client.v1_request("MakeCoffee"), _put_request(client, "a"), client.v1_request("UnitPut", version="1999-01-01")]
+    )
     assert _codes(responses) == [(404, "InvalidAction.NotFound"), (200, None), (400, "InvalidVersion")]
     assert spy.transactions == 1
     assert _value(database, "a") == "x"
@@ -343,12 +413,20 @@ def test_an_unavailable_database_is_503_for_the_batch_but_not_for_refused_reques
     gateway: Gateway, spy: SpiedDatabase, client: OfflineClient
 ) -> None:
     spy.unavailable = True
-    responses = gateway.handle_many([_put_request(client, "a"), client.v1_request("MakeCoffee"), _put_request(client, "b")])
-    assert _codes(responses) == [(503, "ServiceUnavailable"), (404, "InvalidAction.NotFound"), (503, "ServiceUnavailable")]
+    responses = gateway.handle_many(
+        [_put_request(client, "a"), client.v1_request("MakeCoffee"), _put_request(client, "b")]
+    )
+    assert _codes(responses) == [
+        (503, "ServiceUnavailable"),
+        (404, "InvalidAction.NotFound"),
+        (503, "ServiceUnavailable"),
+    ]
 
 
 def test_v3_requests_batch_with_v1_requests(gateway: Gateway, database: Database, client: OfflineClient) -> None:
-    responses = gateway.handle_many([client.v3_request("UnitPut", {"Key": "v3", "Value": "3"}), _put_request(client, "v1", "1")])
+    responses = gateway.handle_many(
+        [client.v3_request("UnitPut", {"Key": "v3", "Value": "3"}), _put_request(client, "v1", "1")]
+    )
     assert [r.status for r in responses] == [200, 200]
     assert (_value(database, "v3"), _value(database, "v1")) == ("3", "1")
 

@@ -89,7 +89,16 @@ def test_an_overlong_version_is_cut_short_in_the_message(registry: Registry) -> 
     assert "9" * 65 not in err.message
 
 
-@pytest.mark.parametrize(("action", "version", "missing"), [(None, ECS, "Action"), ("", ECS, "Action"), ("DescribeRegions", None, "Version"), ("DescribeRegions", "", "Version"), (None, None, "Action")])
+@pytest.mark.parametrize(
+    ("action", "version", "missing"),
+    [
+        (None, ECS, "Action"),
+        ("", ECS, "Action"),
+        ("DescribeRegions", None, "Version"),
+        ("DescribeRegions", "", "Version"),
+        (None, None, "Action"),
+    ],
+)
 def test_missing_action_or_version_is_missing_parameter(
     registry: Registry, action: str | None, version: str | None, missing: str
 ) -> None:

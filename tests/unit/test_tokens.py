@@ -19,7 +19,9 @@ def _authority(secret: bytes = SECRET) -> TokenAuthority:
     return TokenAuthority(secret)
 
 
-def _session(authority: TokenAuthority, *, expires_at: int = NOW + 3600, policy: str | None = None, seed: str | None = None):  # type: ignore[no-untyped-def]
+def _session(
+    authority: TokenAuthority, *, expires_at: int = NOW + 3600, policy: str | None = None, seed: str | None = None
+):  # type: ignore[no-untyped-def]
     return authority.issue_session(
         account_id="1000000000000001",
         role_id="300000000000000001",
@@ -56,7 +58,13 @@ def test_session_round_trip() -> None:
     issued = _session(authority, policy='{"Version":"1","Statement":[]}')
     claims = authority.verify_session(issued.security_token, issued.access_key_id, NOW)
     assert claims == SessionClaims(
-        issued.access_key_id, "1000000000000001", "300000000000000001", "web", "s1", NOW + 3600, '{"Version":"1","Statement":[]}'
+        issued.access_key_id,
+        "1000000000000001",
+        "300000000000000001",
+        "web",
+        "s1",
+        NOW + 3600,
+        '{"Version":"1","Statement":[]}',
     )
     assert issued.expires_at == NOW + 3600
     assert issued.access_key_id.startswith("STS.")
@@ -81,8 +89,14 @@ def test_session_expiry() -> None:
     authority = _authority()
     issued = _session(authority, expires_at=NOW + 10)
     authority.verify_session(issued.security_token, issued.access_key_id, NOW + 9.999)
-    assert _problem(authority.verify_session, issued.security_token, issued.access_key_id, NOW + 10) is TokenProblem.EXPIRED
-    assert _problem(authority.verify_session, issued.security_token, issued.access_key_id, NOW + 1e6) is TokenProblem.EXPIRED
+    assert (
+        _problem(authority.verify_session, issued.security_token, issued.access_key_id, NOW + 10)
+        is TokenProblem.EXPIRED
+    )
+    assert (
+        _problem(authority.verify_session, issued.security_token, issued.access_key_id, NOW + 1e6)
+        is TokenProblem.EXPIRED
+    )
 
 
 def test_session_token_for_another_access_key_is_a_mismatch() -> None:
@@ -105,7 +119,9 @@ def test_tampering_with_any_character_of_a_session_token_is_rejected() -> None:
             authority.verify_session(tampered, issued.access_key_id, NOW)
 
 
-@pytest.mark.parametrize("token", ["", "CAIS", "CAIS.", "CAISabc", "CAIS..x", "XXXXabc.def", "CAIS!!!.???", "CAISbnVsbA.AAAA"])
+@pytest.mark.parametrize(
+    "token", ["", "CAIS", "CAIS.", "CAISabc", "CAIS..x", "XXXXabc.def", "CAIS!!!.???", "CAISbnVsbA.AAAA"]
+)
 def test_garbage_session_tokens_are_malformed(token: str) -> None:
     assert _problem(_authority().verify_session, token, "STS.x", NOW) is TokenProblem.MALFORMED
 
@@ -142,7 +158,10 @@ def test_metadata_token_from_another_secret_is_rejected() -> None:
 def test_a_session_token_is_not_a_metadata_token() -> None:
     authority = _authority()
     issued = _session(authority)
-    assert _problem(authority.verify_metadata_token, "IMDS" + issued.security_token[4:], "i-1", NOW) is TokenProblem.MALFORMED
+    assert (
+        _problem(authority.verify_metadata_token, "IMDS" + issued.security_token[4:], "i-1", NOW)
+        is TokenProblem.MALFORMED
+    )
 
 
 def test_tampering_with_any_character_of_a_metadata_token_is_rejected() -> None:
@@ -185,7 +204,9 @@ def test_the_mac_is_compared_as_issued_not_after_lenient_decoding() -> None:
     token = authority.issue_metadata_token("i-abc", NOW + 60)
     alphabet = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
     position = alphabet.index(token[-1])
-    same_data_bits = [alphabet[(position & ~3) | low] for low in range(4) if alphabet[(position & ~3) | low] != token[-1]]
+    same_data_bits = [
+        alphabet[(position & ~3) | low] for low in range(4) if alphabet[(position & ~3) | low] != token[-1]
+    ]
     assert len(same_data_bits) == 3
     for last in same_data_bits:
         with pytest.raises(TokenError):
