@@ -123,6 +123,6 @@ def parse_metadata_listener(spec: str) -> tuple[str | None, tuple[str, int]]:
     """``[INSTANCE_ID@]HOST:PORT`` -> (instance or None, (host, port)); ValueError if malformed."""
     instance, _, address = spec.rpartition("@")
     host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or int(port) > 65535:
         raise ValueError(f"metadata listener {spec!r} is not [INSTANCE_ID@]HOST:PORT")
     return (instance or None), (host.strip("[]"), int(port))

@@ -93,13 +93,16 @@ class TokenAuthority:
         if not token.startswith(prefix) or token.count(".") != 1:
             raise TokenError(TokenProblem.MALFORMED)
         body, mac = token[len(prefix) :].split(".")
+        # The MAC is compared as issued, not after decoding: a lenient base64 decoder ignores the
+        # spare bits of the last character, which would let several spellings of a token verify.
+        if not hmac.compare_digest(mac.encode(), _b64(self._mac(purpose, body)).encode()):
+            raise TokenError(TokenProblem.MALFORMED, "signature")
         try:
-            given = _unb64(mac)
             claims = orjson.loads(_unb64(body))
         except (ValueError, orjson.JSONDecodeError):
             raise TokenError(TokenProblem.MALFORMED) from None
-        if not hmac.compare_digest(given, self._mac(purpose, body)) or not isinstance(claims, dict):
-            raise TokenError(TokenProblem.MALFORMED, "signature")
+        if not isinstance(claims, dict):
+            raise TokenError(TokenProblem.MALFORMED, "claims")
         return claims
 
     # --- STS role sessions -----------------------------------------------------------------
