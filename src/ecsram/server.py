@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 import uvloop
@@ -53,12 +53,12 @@ class ListenerAwareLoop(uvloop.Loop):
 
     plain_ports: frozenset[int] = frozenset()
 
-    async def create_server(self, *args: Any, **kwargs: Any) -> asyncio.Server:  # type: ignore[override]
+    async def create_server(self, *args: Any, **kwargs: Any) -> asyncio.Server:
         sock = kwargs.get("sock")
         if sock is not None and sock.getsockname()[1] in self.plain_ports:
             kwargs["ssl"] = None
-        server: asyncio.Server = await super().create_server(*args, **kwargs)
-        return server
+        # uvloop's stubs type the result as AbstractServer; uvicorn uses it as an asyncio.Server.
+        return cast(asyncio.Server, await super().create_server(*args, **kwargs))
 
 
 def listener_aware_loop() -> asyncio.AbstractEventLoop:
@@ -147,9 +147,7 @@ def banner(settings: Settings, sock: socket.socket, bootstrap: Bootstrap, tls: S
         lines.append(f"  account {account_id}: AccessKeyId {key_id}{secret}")
     if len(active) > 3:
         lines.append(f"  ... and {len(active) - 3} more accounts")
-    lines.append(
-        f"  metadata service: proxy {scheme}://<instance-id>:@{shown}:{port} to reach http://100.100.100.200"
-    )
+    lines.append(f"  metadata service: proxy {scheme}://<instance-id>:@{shown}:{port} to reach http://100.100.100.200")
     for listener in settings.metadata_listeners:
         instance, _, address = listener.rpartition("@")
         lines.append(f"  metadata listener: http://{address} ({instance or 'any instance, named by the proxy user'})")
