@@ -586,3 +586,40 @@ def test_secure_transport_condition_sees_https(
         plain.list_users(ram.ListUsersRequest())
     assert getattr(denied.value, "code", None) == "NoPermission", denied.value
     assert Sts(_tea_config(https_server.endpoint, user, ca=ca)).get_caller_identity().body.account_id == key.account_id
+
+
+def test_python_credentials_library_through_the_tls_port_as_an_https_proxy(
+    https_server: ServerProcess, server_factory: Callable[..., ServerProcess], key: AccessKey, ca: str
+) -> None:
+    """alibabacloud-credentials' ecs_ram_role provider with ``proxy="https://<instance>:@host:port"``:
+    the proxy form of the metadata service works on the TLS port."""
+    from alibabacloud_credentials.client import Client as Credentials
+    from alibabacloud_credentials.models import Config as CredentialsConfig
+    from alibabacloud_ecs20140526 import models as ecs_models
+    from alibabacloud_ecs20140526.client import Client as Ecs
+    from alibabacloud_ram20150501 import models as ram_models
+    from alibabacloud_tea_openapi.utils_models import Config
+
+    from tests.conftest import Sdk
+    from tests.support.ecs import REGION, allow, attach, create_role, run_instances
+
+    # Set up the role and instance through a plain server on the same store (the helpers speak http).
+    plain = server_factory(https_server.database_url)
+    sdk = Sdk(plain.endpoint, key, https_server.database_url)
+    role = "tls-instance-role"
+    create_role(sdk, role)
+    sdk.tea_ram().attach_policy_to_role(
+        ram_models.AttachPolicyToRoleRequest(
+            policy_type="System", policy_name="AliyunECSReadOnlyAccess", role_name=role
+        )
+    )
+    (instance,) = run_instances(sdk, 1)
+    attach(sdk, role, [instance], policy=allow(["ecs:DescribeInstances"]))
+
+    credential = Credentials(
+        CredentialsConfig(type="ecs_ram_role", proxy=f"https://{instance}:@{https_server.endpoint}")
+    )
+    fetched = credential.get_credential()
+    assert fetched.access_key_id.startswith("STS.") and fetched.security_token
+    ecs = Ecs(Config(credential=credential, endpoint=https_server.endpoint, protocol="https", region_id=REGION, ca=ca))
+    assert ecs.describe_instances(ecs_models.DescribeInstancesRequest(region_id=REGION)).body.total_count == 1
