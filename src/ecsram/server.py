@@ -166,6 +166,9 @@ def serve(settings: Settings) -> None:
     settings, tls = prepare_tls(settings)
     sock = bind(settings.host, settings.port)
     settings, metadata_sockets = bind_metadata_listeners(settings)
+    if tls and sock.getsockname()[1] in settings.pinned_metadata_instances():
+        # Listeners are told apart by port (see ListenerAwareLoop): the API would lose its TLS.
+        raise StartupRefused("with --tls, a --metadata-listen listener cannot share the API's port number")
     os.environ.update(settings.to_env())
     print(banner(settings, sock, bootstrap, tls), flush=True)
 

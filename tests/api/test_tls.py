@@ -623,3 +623,26 @@ def test_python_credentials_library_through_the_tls_port_as_an_https_proxy(
     assert fetched.access_key_id.startswith("STS.") and fetched.security_token
     ecs = Ecs(Config(credential=credential, endpoint=https_server.endpoint, protocol="https", region_id=REGION, ca=ca))
     assert ecs.describe_instances(ecs_models.DescribeInstancesRequest(region_id=REGION)).body.total_count == 1
+
+
+def test_a_metadata_listener_on_the_api_port_number_is_refused_with_tls(
+    database_factory: Callable[[], str], tmp_path: Path
+) -> None:
+    """Listeners are told apart from the API socket by port; sharing one would drop the API's TLS."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = _ecsram(
+        "serve",
+        "--port",
+        str(port),
+        "--database",
+        database_factory(),
+        "--tls",
+        "--tls-dir",
+        str(tmp_path / "tls"),
+        "--metadata-listen",
+        f"127.0.0.2:{port}",
+    )
+    assert result.returncode != 0
+    assert "cannot share the API's port number" in result.stderr and "Traceback" not in result.stderr
