@@ -158,13 +158,14 @@ def node() -> Callable[..., Any]:
     if not (NODE_DIR / "node_modules").is_dir():
         pytest.fail("the Node SDKs are not installed: run `npm ci --prefix tests/node` (.ci/run does)")
 
-    def run(request: dict[str, Any]) -> Any:
+    def run(request: dict[str, Any], env: dict[str, str] | None = None) -> Any:
         completed = subprocess.run(
             ["node", str(NODE_DIR / "call.js")],
             input=orjson.dumps(request),
             capture_output=True,
             timeout=60,
             check=False,
+            env={**os.environ, **env} if env else None,
         )
         if completed.returncode != 0:
             raise AssertionError(f"node failed: {completed.stderr.decode(errors='replace')}")

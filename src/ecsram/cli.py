@@ -23,6 +23,16 @@ database_option = click.option(
 )
 
 
+tls_dir_option = click.option(
+    "--tls-dir",
+    envvar="ECSRAM_TLS_DIR",
+    default="",
+    show_envvar=True,
+    metavar="DIR",
+    help="Where the local CA and the server certificate it signs are kept (default: tls/ in the user data directory).",
+)
+
+
 def _settings(**values: Any) -> Settings:
     try:
         return Settings(**values)
@@ -88,13 +98,51 @@ def _listener_list(ctx: click.Context, param: click.Parameter, values: tuple[str
     help="Also serve the instance metadata service on this address; with INSTANCE_ID@ it answers as that "
     "instance. Repeatable; in the environment, comma-separated.",
 )
+@click.option(
+    "--tls",
+    is_flag=True,
+    envvar="ECSRAM_TLS",
+    show_envvar=True,
+    help="Serve the API over HTTPS, with a certificate for localhost, 127.0.0.1 and ::1 signed by a local CA "
+    "that ecsram creates once (the banner prints its path). Metadata listeners stay plain HTTP.",
+)
+@tls_dir_option
+@click.option(
+    "--tls-cert",
+    envvar="ECSRAM_TLS_CERT",
+    default="",
+    show_envvar=True,
+    metavar="FILE",
+    help="Serve HTTPS with this PEM certificate (chain) instead of the local CA's; needs --tls-key; implies --tls.",
+)
+@click.option(
+    "--tls-key",
+    envvar="ECSRAM_TLS_KEY",
+    default="",
+    show_envvar=True,
+    metavar="FILE",
+    help="The PEM private key of --tls-cert (unencrypted).",
+)
 def serve(
-    host: str, port: int, database_url: str, workers: int, test_clock: bool, metadata_listeners: tuple[str, ...]
+    host: str,
+    port: int,
+    database_url: str,
+    workers: int,
+    test_clock: bool,
+    metadata_listeners: tuple[str, ...],
+    tls: bool,
+    tls_dir: str,
+    tls_cert: str,
+    tls_key: str,
 ) -> None:
     """Run the API server (ECS, RAM, STS on one endpoint) and the instance metadata service."""
     from ecsram.bootstrap import StartupRefused
     from ecsram.config import parse_metadata_listener
     from ecsram.server import serve as run_server
+    from ecsram.tls import TlsSetupError
+
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("give both --tls-cert and --tls-key (ECSRAM_TLS_CERT, ECSRAM_TLS_KEY), or neither")
 
     for listener in metadata_listeners:
         try:
@@ -108,10 +156,14 @@ def serve(
         workers=workers,
         test_clock=test_clock,
         metadata_listeners=metadata_listeners,
+        tls=tls or bool(tls_cert),
+        tls_dir=tls_dir,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
     try:
         run_server(settings)
-    except StartupRefused as exc:
+    except (StartupRefused, TlsSetupError) as exc:
         raise click.ClickException(str(exc)) from None
     except DatabaseUnavailable as exc:
         raise click.ClickException(f"database unavailable: {exc}") from None
@@ -194,3 +246,21 @@ def metadata_secret(instance_id: str, database_url: str) -> None:
     finally:
         database.close()
     click.echo(tokens.instance_secret(instance_id))
+
+
+@main.group()
+def tls() -> None:
+    """The local CA behind ``serve --tls``."""
+
+
+@tls.command("ca-path")
+@tls_dir_option
+def tls_ca_path(tls_dir: str) -> None:
+    """Print the local CA certificate's path (creating the CA if needed), e.g. for SSL_CERT_FILE."""
+    from ecsram.tls import TlsSetupError, ensure_ca
+    from ecsram.tls import tls_dir as resolve_tls_dir
+
+    try:
+        click.echo(ensure_ca(resolve_tls_dir(tls_dir)))
+    except TlsSetupError as exc:
+        raise click.ClickException(str(exc)) from None

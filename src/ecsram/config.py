@@ -61,6 +61,13 @@ class Settings:
     # Dedicated metadata-service listeners, each "[INSTANCE_ID@]HOST:PORT" (comma-separated in the
     # environment); a listener with an instance ID answers as that instance.
     metadata_listeners: tuple[str, ...] = ()
+    # HTTPS on the API port (see ecsram.tls). With tls_cert and tls_key the server uses them;
+    # otherwise a certificate signed by the local CA in tls_dir (default: in the user data dir).
+    # serve() resolves tls_cert/tls_key before the workers start, so they all load the same files.
+    tls: bool = False
+    tls_dir: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", normalise_url(self.database_url or default_database_url()))
@@ -68,6 +75,10 @@ class Settings:
     @property
     def loopback_only(self) -> bool:
         return is_loopback(self.host)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
 
     _ENV: ClassVar[dict[str, str]] = {
         "host": "ECSRAM_HOST",
@@ -78,6 +89,10 @@ class Settings:
         "max_body_bytes": "ECSRAM_MAX_BODY_BYTES",
         "max_header_bytes": "ECSRAM_MAX_HEADER_BYTES",
         "metadata_listeners": "ECSRAM_METADATA_LISTENERS",
+        "tls": "ECSRAM_TLS",
+        "tls_dir": "ECSRAM_TLS_DIR",
+        "tls_cert": "ECSRAM_TLS_CERT",
+        "tls_key": "ECSRAM_TLS_KEY",
     }
 
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -9,9 +10,11 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import uvicorn
+import uvloop
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
@@ -25,6 +28,7 @@ from ecsram.config import (
 )
 from ecsram.store import accounts
 from ecsram.store.database import Database, describe_url
+from ecsram.tls import ServerFiles, ensure_server_files, server_context, tls_dir
 
 
 class SingleProcessServer(uvicorn.Server):
@@ -38,6 +42,45 @@ class SingleProcessServer(uvicorn.Server):
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+class ListenerAwareLoop(uvloop.Loop):
+    """uvicorn serves every socket it is given with one TLS setting; ecsram's dedicated metadata
+    listeners stay plain HTTP (as the real 100.100.100.200 is) while the API port speaks TLS. This
+    event loop, which each worker runs, serves the metadata listener sockets without TLS. It tells
+    them apart by local port, the same rule the app uses to route them (Settings.metadata_listeners
+    holds their real ports by the time the workers start)."""
+
+    plain_ports: frozenset[int] = frozenset()
+
+    async def create_server(self, *args: Any, **kwargs: Any) -> asyncio.Server:
+        sock = kwargs.get("sock")
+        if sock is not None and sock.getsockname()[1] in self.plain_ports:
+            kwargs["ssl"] = None
+        # uvloop's stubs type the result as AbstractServer; uvicorn uses it as an asyncio.Server.
+        return cast(asyncio.Server, await super().create_server(*args, **kwargs))
+
+
+def listener_aware_loop() -> asyncio.AbstractEventLoop:
+    """uvicorn's loop factory (``loop="ecsram.server:listener_aware_loop"``) for a server with TLS."""
+    loop = ListenerAwareLoop()
+    loop.plain_ports = frozenset(Settings.from_env().pinned_metadata_instances())
+    return loop
+
+
+def prepare_tls(settings: Settings) -> tuple[Settings, ServerFiles | None]:
+    """Find (or create) the certificate and key to serve, and check that they load.
+
+    The settings returned name them, so that every worker loads the same files. TlsSetupError,
+    naming the file, when they cannot be used."""
+    if not settings.tls:
+        return settings, None
+    if settings.tls_cert or settings.tls_key:
+        files = ServerFiles(Path(settings.tls_cert).absolute(), Path(settings.tls_key).absolute(), None)
+    else:
+        files = ensure_server_files(tls_dir(settings.tls_dir))
+    server_context(files.cert, files.key)
+    return replace(settings, tls_cert=str(files.cert), tls_key=str(files.key)), files
 
 
 def check_safe_to_serve(settings: Settings, bootstrap: Bootstrap) -> None:
@@ -81,14 +124,19 @@ def bind_metadata_listeners(settings: Settings) -> tuple[Settings, list[socket.s
     return replace(settings, metadata_listeners=tuple(resolved)), sockets
 
 
-def banner(settings: Settings, sock: socket.socket, bootstrap: Bootstrap) -> str:
+def banner(settings: Settings, sock: socket.socket, bootstrap: Bootstrap, tls: ServerFiles | None = None) -> str:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
+    scheme = settings.scheme
     workers = f"{settings.workers} worker{'s' if settings.workers > 1 else ''}"
     lines = [
-        f"ecsram listening on http://{shown}:{port} ({workers})",
+        f"ecsram listening on {scheme}://{shown}:{port} ({workers})",
         f"  database: {describe_url(settings.database_url)}",
     ]
+    if tls is not None and tls.ca is not None:
+        lines.append(f"  TLS CA: {tls.ca} (trust this file in clients; see docs/tools.md)")
+    elif tls is not None:
+        lines.append(f"  TLS certificate: {tls.cert}")
     active = [(key_id, account_id) for key_id, account_id, status in bootstrap.root_keys if status == accounts.ACTIVE]
     for key_id, account_id in active[:3]:
         secret = (
@@ -99,12 +147,12 @@ def banner(settings: Settings, sock: socket.socket, bootstrap: Bootstrap) -> str
         lines.append(f"  account {account_id}: AccessKeyId {key_id}{secret}")
     if len(active) > 3:
         lines.append(f"  ... and {len(active) - 3} more accounts")
-    lines.append(f"  metadata service: proxy http://<instance-id>:@{shown}:{port} to reach http://100.100.100.200")
+    lines.append(f"  metadata service: proxy {scheme}://<instance-id>:@{shown}:{port} to reach http://100.100.100.200")
     for listener in settings.metadata_listeners:
         instance, _, address = listener.rpartition("@")
         lines.append(f"  metadata listener: http://{address} ({instance or 'any instance, named by the proxy user'})")
     # Last, so that whoever reads the banner knows it is complete when this line arrives.
-    lines.append(f"  SDK endpoint: {shown}:{port}   health: http://{shown}:{port}/_ecsram/health")
+    lines.append(f"  SDK endpoint: {shown}:{port}   health: {scheme}://{shown}:{port}/_ecsram/health")
     return "\n".join(lines)
 
 
@@ -115,12 +163,25 @@ def serve(settings: Settings) -> None:
     finally:
         database.close()
     check_safe_to_serve(settings, bootstrap)
+    settings, tls = prepare_tls(settings)
     sock = bind(settings.host, settings.port)
     settings, metadata_sockets = bind_metadata_listeners(settings)
+    if tls and sock.getsockname()[1] in settings.pinned_metadata_instances():
+        # Listeners are told apart by port (see ListenerAwareLoop): the API would lose its TLS.
+        raise StartupRefused("with --tls, a --metadata-listen listener cannot share the API's port number")
     os.environ.update(settings.to_env())
-    print(banner(settings, sock, bootstrap), flush=True)
+    print(banner(settings, sock, bootstrap, tls), flush=True)
 
-    config = stack_config("ecsram.app:create_app", workers=settings.workers, factory=True)
+    tls_options: dict[str, Any] = (
+        {
+            "loop": "ecsram.server:listener_aware_loop",
+            "ssl_certfile": settings.tls_cert,
+            "ssl_keyfile": settings.tls_key,
+        }
+        if tls
+        else {}
+    )
+    config = stack_config("ecsram.app:create_app", workers=settings.workers, factory=True, **tls_options)
     run_workers(config, [sock, *metadata_sockets])
 
 

@@ -1,6 +1,7 @@
 // One API call through an official Node SDK, driven by the Python tests.
 // stdin: {"client": "pop" | "tea-ecs", "endpoint", "accessKeyId", "accessKeySecret", "securityToken"?,
-//         "action", "params", "method"?, "version"?, "regionId"?}
+//         "action", "params", "method"?, "version"?, "regionId"?, "protocol"? ("http" | "https", default http)}
+// For https, the server's CA is trusted the Node way: NODE_EXTRA_CA_CERTS in the environment.
 // stdout: {"ok": true, "status", "body"} or {"ok": false, "name", "code", "message", "statusCode", "data"}
 'use strict';
 
@@ -23,7 +24,7 @@ async function viaPop(req) {
     accessKeyId: req.accessKeyId,
     accessKeySecret: req.accessKeySecret,
     securityToken: req.securityToken,
-    endpoint: `http://${req.endpoint}`,
+    endpoint: `${req.protocol || 'http'}://${req.endpoint}`,
     apiVersion: req.version || '2014-05-26',
   });
   const body = await client.request(req.action, req.params || {}, { method: req.method || 'GET', timeout: 30000 });
@@ -36,7 +37,7 @@ async function viaTeaEcs(req) {
     accessKeySecret: req.accessKeySecret,
     securityToken: req.securityToken,
     endpoint: req.endpoint,
-    protocol: 'http',
+    protocol: req.protocol || 'http',
     regionId: req.regionId || 'cn-hangzhou',
   }));
   const model = {};

@@ -2,6 +2,10 @@
 
 with ServerProcess(database_url) as server:
     server.endpoint   # "127.0.0.1:PORT", what the SDKs take
+
+with ServerProcess(database_url, tls=True, tls_dir=path) as server:
+    server.url        # "https://127.0.0.1:PORT"
+    server.ca_path    # the local CA that signed its certificate: what clients must trust
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import contextlib
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -19,7 +24,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
-_LISTENING = re.compile(r"ecsram listening on http://([^\s]+):(\d+)")
+_LISTENING = re.compile(r"ecsram listening on https?://([^\s]+):(\d+)")
+_TLS_CA = re.compile(r"TLS CA: (.+?) \(")
 _METADATA_LISTENER = re.compile(r"metadata listener: http://(\S+) \(")
 
 
@@ -42,7 +48,15 @@ class ServerProcess:
         extra_args: tuple[str, ...] = (),
         env: Mapping[str, str] | None = None,
         startup_timeout: float = 20.0,
+        tls: bool = False,
+        tls_dir: Path | None = None,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
+        trust: Path | None = None,
     ) -> None:
+        """``tls``: serve HTTPS with the local CA in ``tls_dir`` (give one: the default is the user's
+        own data directory), or with ``tls_cert``/``tls_key``; ``trust`` is the CA file the health
+        check verifies the server with (default: the CA the banner names)."""
         self.database_url = database_url
         self.workers = workers
         self.host = host
@@ -51,6 +65,12 @@ class ServerProcess:
         self.extra_args = extra_args
         self.env = dict(env or {})
         self.startup_timeout = startup_timeout
+        self.tls = tls or tls_cert is not None
+        self.tls_dir = tls_dir
+        self.tls_cert = tls_cert
+        self.tls_key = tls_key
+        self.trust = trust
+        self.ca_path: Path | None = None
         self.process: subprocess.Popen[str] | None = None
         self.port = 0
         self.metadata_listeners: list[str] = []
@@ -63,7 +83,14 @@ class ServerProcess:
 
     @property
     def url(self) -> str:
-        return f"http://{self.endpoint}"
+        return f"{'https' if self.tls else 'http'}://{self.endpoint}"
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """A client context that trusts this server's certificate (None without TLS)."""
+        if not self.tls:
+            return None
+        trusted = self.trust or self.ca_path
+        return ssl.create_default_context(cafile=str(trusted) if trusted else None)
 
     def command(self) -> list[str]:
         args = [
@@ -82,6 +109,12 @@ class ServerProcess:
         ]
         if self.test_clock:
             args.append("--test-clock")
+        if self.tls:
+            args.append("--tls")
+        if self.tls_dir is not None:
+            args += ["--tls-dir", str(self.tls_dir)]
+        if self.tls_cert is not None and self.tls_key is not None:
+            args += ["--tls-cert", str(self.tls_cert), "--tls-key", str(self.tls_key)]
         return [*args, *self.extra_args]
 
     def start(self) -> ServerProcess:
@@ -91,6 +124,7 @@ class ServerProcess:
         env = {**inherited, **self.env}
         self.output = []
         self.metadata_listeners = []
+        self.ca_path = None
         self.process = subprocess.Popen(
             self.command(),
             stdout=subprocess.PIPE,
@@ -111,6 +145,9 @@ class ServerProcess:
                 match = _LISTENING.search(line)
                 if match:
                     self.port = int(match.group(2))
+                ca = _TLS_CA.search(line)
+                if ca:
+                    self.ca_path = Path(ca.group(1))
                 if "SDK endpoint:" in line:  # the banner's last fixed line: listeners are known
                     port_found.set()
 
@@ -131,7 +168,9 @@ class ServerProcess:
 
     def healthy(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.url}/_ecsram/health", timeout=1) as response:
+            with urllib.request.urlopen(
+                f"{self.url}/_ecsram/health", timeout=1, context=self.ssl_context()
+            ) as response:
                 return bool(response.status == 200)
         except OSError:
             return False
@@ -161,7 +200,7 @@ class ServerProcess:
 
     def advance_clock(self, seconds: float) -> None:
         request = urllib.request.Request(f"{self.url}/_ecsram/clock?advance={seconds}", method="POST")
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5, context=self.ssl_context()) as response:
             if response.status != 200:
                 raise ServerFailed(f"clock endpoint answered {response.status}")
 
