@@ -58,8 +58,13 @@ def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host.strip("[]"), port))
-    sock.listen(2048)
+    try:
+        sock.bind((host.strip("[]"), port))
+        sock.listen(2048)
+    except OSError as exc:  # named here, so that each listener's failure names its own address
+        sock.close()
+        shown = f"[{host.strip('[]')}]" if ":" in host else host
+        raise StartupRefused(f"cannot listen on {shown}:{port}: {exc.strerror or exc}") from None
     sock.set_inheritable(True)
     return sock
 
@@ -67,13 +72,18 @@ def bind(host: str, port: int) -> socket.socket:
 def bind_metadata_listeners(settings: Settings) -> tuple[Settings, list[socket.socket]]:
     """Bind each dedicated metadata listener; port 0 becomes the real port in the settings the
     workers receive, so they know which socket answers as which instance."""
-    sockets = []
+    sockets: list[socket.socket] = []
     resolved = []
     for spec in settings.metadata_listeners:
         instance, (host, port) = parse_metadata_listener(spec)
         if not is_loopback(host) and settings.loopback_only:
             raise StartupRefused(f"metadata listener {spec} is beyond loopback while the API is not; use --host too")
-        sock = bind(host, port)
+        try:
+            sock = bind(host, port)
+        except StartupRefused:
+            for bound in sockets:
+                bound.close()
+            raise
         sockets.append(sock)
         shown = f"[{host}]" if ":" in host else host
         resolved.append(f"{instance + '@' if instance else ''}{shown}:{sock.getsockname()[1]}")
@@ -108,14 +118,18 @@ def banner(settings: Settings, sock: socket.socket, bootstrap: Bootstrap) -> str
 
 
 def serve(settings: Settings) -> None:
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, create_directory=settings.uses_default_database)
     try:
         bootstrap = prepare_store(database)
     finally:
         database.close()
     check_safe_to_serve(settings, bootstrap)
     sock = bind(settings.host, settings.port)
-    settings, metadata_sockets = bind_metadata_listeners(settings)
+    try:
+        settings, metadata_sockets = bind_metadata_listeners(settings)
+    except StartupRefused:
+        sock.close()
+        raise
     os.environ.update(settings.to_env())
     print(banner(settings, sock, bootstrap), flush=True)
 
@@ -123,7 +137,9 @@ def serve(settings: Settings) -> None:
         "ecsram.app:create_app",
         factory=True,
         loop="uvloop",
-        http="httptools",
+        # httptools, with a deadline for each request to arrive whole (see transport.py).
+        http="ecsram.transport:DeadlineHttpToolsProtocol",
+        limit_concurrency=settings.max_connections,
         lifespan="on",
         access_log=False,
         log_level="warning",
