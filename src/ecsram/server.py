@@ -137,9 +137,8 @@ def serve(settings: Settings) -> None:
         "ecsram.app:create_app",
         factory=True,
         loop="uvloop",
-        # httptools, with a deadline for each request to arrive whole (see transport.py).
+        # httptools, with a deadline for each request and a connection limit (see transport.py).
         http="ecsram.transport:DeadlineHttpToolsProtocol",
-        limit_concurrency=settings.max_connections,
         lifespan="on",
         access_log=False,
         log_level="warning",

@@ -33,9 +33,20 @@ def _settings() -> Settings:
     return Settings.from_env()
 
 
+def _error_response(status: int, code: str, message: str) -> render.Response:
+    return render.error(render.new_request_id(), ApiError(code, status, message), product=None, xml=False)
+
+
+async def _too_many_connections(_scope: Any, _receive: Any, send: Any) -> None:
+    response = _error_response(503, "ServiceUnavailable", "The server has too many open connections; try again.")
+    headers = [*response.asgi_headers(), (b"connection", b"close")]
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
 def raw_error(status: int, code: str, message: str) -> bytes:
     """A complete HTTP/1.1 error response in ecsram's JSON error format, closing the connection."""
-    response = render.error(render.new_request_id(), ApiError(code, status, message), product=None, xml=False)
+    response = _error_response(status, code, message)
     head = [STATUS_LINE[status]]
     head.extend(name + b": " + value + b"\r\n" for name, value in response.asgi_headers())
     head.append(b"connection: close\r\n\r\n")
@@ -53,6 +64,8 @@ class DeadlineHttpToolsProtocol(HttpToolsProtocol):
         self._request_timeout = settings.request_timeout
         self._header_cap = 2 * settings.max_header_bytes
         self._max_header_bytes = settings.max_header_bytes
+        self._max_connections = settings.max_connections
+        self._application = self.app
         self._state = _IDLE
         self._header_bytes = 0
         self._deadline: asyncio.TimerHandle | None = None
@@ -121,6 +134,9 @@ class DeadlineHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._state = _BODY
+        # uvicorn hands the request to self.app; a connection beyond the limit gets the refusal.
+        crowded = len(self.connections) > self._max_connections
+        self.app = _too_many_connections if crowded else self._application
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
