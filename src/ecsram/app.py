@@ -29,7 +29,7 @@ from ecsram.imds.http import is_metadata_request, metadata_request, to_response
 from ecsram.imds.service import MetadataService
 from ecsram.services import all_operations
 from ecsram.store import settings as stored_settings
-from ecsram.store.database import Database, DatabaseUnusable
+from ecsram.store.database import Database, DatabaseUnusable, is_in_memory
 
 log = logging.getLogger("ecsram")
 
@@ -107,6 +107,13 @@ def probe_store(url: str, *, write: bool) -> tuple[str, str | None]:
     except DatabaseUnusable as exc:
         return "read-only", str(exc)
     try:
+        return probe_database(database, write=write)
+    finally:
+        database.close()
+
+
+def probe_database(database: Database, *, write: bool) -> tuple[str, str | None]:
+    try:
         database.check_readable()
         if write:
             database.check_writable()
@@ -114,8 +121,6 @@ def probe_store(url: str, *, write: bool) -> tuple[str, str | None]:
         return "read-only", str(exc)
     except Exception as exc:  # whatever the reason, the store does not serve; say which
         return "unavailable", str(exc) or type(exc).__name__
-    finally:
-        database.close()
     return "ok", None
 
 
@@ -127,8 +132,13 @@ class StoreProbe:
     def __init__(self, url: str) -> None:
         self.url = url
         self._running: dict[bool, asyncio.Future[tuple[str, str | None]]] = {}
+        # An in-memory store exists only on the worker's own connection: probe that one, in the
+        # loop (memory cannot hang).
+        self.in_process: Database | None = None
 
     async def check(self, *, write: bool) -> tuple[str, str | None]:
+        if self.in_process is not None:
+            return probe_database(self.in_process, write=write)
         future = self._running.get(write)
         if future is None:
             loop = asyncio.get_running_loop()
@@ -204,6 +214,8 @@ class EcsramApp:
         self.database = Database(self.settings.database_url)
         with self.database.transaction() as tx:
             tokens = TokenAuthority(stored_settings.ensure_token_secret(tx))
+        if is_in_memory(self.settings.database_url):
+            self.probe.in_process = self.database
         self.gateway = Gateway(self.database, self.registry, self.clock, tokens)
         self.committer = GroupCommitter(self.gateway)
         # Beyond loopback anyone could name an instance, so metadata requests must prove they

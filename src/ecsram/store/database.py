@@ -106,6 +106,12 @@ def sqlite_file(url: str) -> Path | None:
     return Path(parsed.database or "").absolute()
 
 
+def is_in_memory(url: str) -> bool:
+    """``sqlite://`` or ``sqlite:///:memory:``: a store that lives on one connection only."""
+    parsed = make_url(normalise_url(url))
+    return parsed.get_backend_name() == "sqlite" and (parsed.database or "") in _IN_MEMORY
+
+
 def check_sqlite_location(path: Path, *, create_directory: bool) -> None:
     """Refuse, naming the cause, a SQLite file that ecsram could open but not write: SQLite would
     open it read-only and fail every write later. Its directory must exist (or is created when
