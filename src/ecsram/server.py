@@ -72,18 +72,13 @@ def bind(host: str, port: int) -> socket.socket:
 def bind_metadata_listeners(settings: Settings) -> tuple[Settings, list[socket.socket]]:
     """Bind each dedicated metadata listener; port 0 becomes the real port in the settings the
     workers receive, so they know which socket answers as which instance."""
-    sockets: list[socket.socket] = []
+    sockets = []
     resolved = []
     for spec in settings.metadata_listeners:
         instance, (host, port) = parse_metadata_listener(spec)
         if not is_loopback(host) and settings.loopback_only:
             raise StartupRefused(f"metadata listener {spec} is beyond loopback while the API is not; use --host too")
-        try:
-            sock = bind(host, port)
-        except StartupRefused:
-            for bound in sockets:
-                bound.close()
-            raise
+        sock = bind(host, port)
         sockets.append(sock)
         shown = f"[{host}]" if ":" in host else host
         resolved.append(f"{instance + '@' if instance else ''}{shown}:{sock.getsockname()[1]}")
@@ -125,11 +120,7 @@ def serve(settings: Settings) -> None:
         database.close()
     check_safe_to_serve(settings, bootstrap)
     sock = bind(settings.host, settings.port)
-    try:
-        settings, metadata_sockets = bind_metadata_listeners(settings)
-    except StartupRefused:
-        sock.close()
-        raise
+    settings, metadata_sockets = bind_metadata_listeners(settings)
     os.environ.update(settings.to_env())
     print(banner(settings, sock, bootstrap), flush=True)
 
