@@ -11,6 +11,8 @@ connection), and the connection is closed; the application then sees a disconnec
 The deadline costs nothing on the usual path: a request that arrives in one read completes
 before the read returns, and the timer is armed only when a read ends inside a request. Once a
 request is complete its deadline ends: a slow answer (say, a database outage) is never cut off.
+(Timing the application's body reads instead, with ``asyncio.timeout`` or ``wait_for`` around
+``receive()``, measured 14-16 µs per request here: a tenth of a whole signed call.)
 """
 
 from __future__ import annotations
