@@ -6,8 +6,11 @@ objects would cost more per request than everything ecsram does with a signed ca
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,7 +32,7 @@ from ecsram.imds.service import MetadataService
 from ecsram.responses import JSON_CONTENT_TYPE, Response
 from ecsram.services import all_operations
 from ecsram.store import settings as stored_settings
-from ecsram.store.database import Database, DatabaseUnavailable
+from ecsram.store.database import Database, DatabaseUnusable, is_in_memory
 
 log = logging.getLogger("ecsram")
 
@@ -39,27 +42,128 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 HEALTH_PATH = "/_ecsram/health"
+READY_PATH = "/_ecsram/ready"
 CLOCK_PATH = "/_ecsram/clock"
+
+# How long /_ecsram/health and /_ecsram/ready wait for the store before answering without it.
+PROBE_TIMEOUT_SECONDS = 1.0
+
+# A body beyond this size that is still arriving needs one of a worker's large-body slots; the
+# slots hold LARGE_BODIES_BUDGET bytes of bodies at their size limit. A worker therefore buffers
+# at most that much for clients that send big bodies slowly; the SDKs' bodies are a few KiB.
+LARGE_BODY_BYTES = 64 * 1024
+LARGE_BODIES_BUDGET = 32 * 1024 * 1024
 
 
 class ClientDisconnected(Exception):
     pass
 
 
-async def read_body(receive: Receive, limit: int) -> bytes:
+class LargeBodies:
+    """The large-body slots of one worker process (its requests share one event loop)."""
+
+    def __init__(self, slots: int) -> None:
+        self.free = slots
+
+    def take(self) -> None:
+        if self.free <= 0:
+            raise ApiError(
+                "ServiceUnavailable",
+                503,
+                "Too many large request bodies are arriving at this server at once; try again.",
+            )
+        self.free -= 1
+
+    def give_back(self) -> None:
+        self.free += 1
+
+
+async def read_body(receive: Receive, limit: int, large: LargeBodies | None = None) -> bytes:
     chunks: list[bytes] = []
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnected
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise errors.request_too_large(limit)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    holds_slot = False
+    try:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise errors.request_too_large(limit)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+            if size > LARGE_BODY_BYTES and large is not None and not holds_slot:
+                large.take()
+                holds_slot = True
+    finally:
+        if holds_slot and large is not None:
+            large.give_back()
+
+
+def probe_store(url: str, *, write: bool) -> tuple[str, str | None]:
+    """("ok", None), or the store's state and why: ("read-only", ...) or ("unavailable", ...).
+    On a connection of its own, so that it can run beside the event loop's."""
+    try:
+        database = Database(url, connect_timeout=PROBE_TIMEOUT_SECONDS)
+    except DatabaseUnusable as exc:
+        return "read-only", str(exc)
+    try:
+        return probe_database(database, write=write)
+    finally:
+        database.close()
+
+
+def probe_database(database: Database, *, write: bool) -> tuple[str, str | None]:
+    try:
+        database.check_readable()
+        if write:
+            database.check_writable()
+    except DatabaseUnusable as exc:
+        return "read-only", str(exc)
+    except Exception as exc:  # whatever the reason, the store does not serve; say which
+        return "unavailable", str(exc) or type(exc).__name__
+    return "ok", None
+
+
+class StoreProbe:
+    """Checks of the store for /_ecsram/health and /_ecsram/ready that never hold up the event
+    loop: each runs in a daemon thread, and a caller waits at most PROBE_TIMEOUT_SECONDS for it.
+    One check of each kind runs at a time; callers that come meanwhile wait for that one."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._running: dict[bool, asyncio.Future[tuple[str, str | None]]] = {}
+        # An in-memory store exists only on the worker's own connection: probe that one, in the
+        # loop (memory cannot hang).
+        self.in_process: Database | None = None
+
+    async def check(self, *, write: bool) -> tuple[str, str | None]:
+        if self.in_process is not None:
+            return probe_database(self.in_process, write=write)
+        future = self._running.get(write)
+        if future is None:
+            loop = asyncio.get_running_loop()
+            future = self._running[write] = loop.create_future()
+            future.add_done_callback(lambda _done: self._running.pop(write, None))
+            threading.Thread(target=self._run, args=(loop, future, write), daemon=True, name="store-probe").start()
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), PROBE_TIMEOUT_SECONDS)
+        except TimeoutError:
+            return "unavailable", f"the store did not answer within {PROBE_TIMEOUT_SECONDS:g} s"
+
+    def _run(
+        self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[tuple[str, str | None]], write: bool
+    ) -> None:
+        result = probe_store(self.url, write=write)
+
+        def settle() -> None:
+            if not future.done():
+                future.set_result(result)
+
+        with contextlib.suppress(RuntimeError):  # the worker is shutting down and its loop has closed
+            loop.call_soon_threadsafe(settle)
 
 
 def _header_bytes(scope: Scope) -> int:
@@ -104,6 +208,8 @@ class EcsramApp:
         self.gateway: Gateway | None = None
         self.committer: GroupCommitter | None = None
         self.metadata: MetadataService | None = None
+        self.large_bodies = LargeBodies(max(1, LARGE_BODIES_BUDGET // max(1, settings.max_body_bytes)))
+        self.probe = StoreProbe(settings.database_url)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -111,6 +217,8 @@ class EcsramApp:
         self.database = Database(self.settings.database_url)
         with self.database.transaction() as tx:
             tokens = TokenAuthority(stored_settings.ensure_token_secret(tx))
+        if is_in_memory(self.settings.database_url):
+            self.probe.in_process = self.database
         self.gateway = Gateway(self.database, self.registry, self.clock, tokens)
         self.committer = GroupCommitter(self.gateway)
         # Beyond loopback anyone could name an instance, so metadata requests must prove they
@@ -153,11 +261,14 @@ class EcsramApp:
             declared = _declared_length(scope)
             if declared is not None and declared > self.settings.max_body_bytes:
                 raise errors.request_too_large(self.settings.max_body_bytes)
-            body = await read_body(receive, self.settings.max_body_bytes)
+            body = await read_body(receive, self.settings.max_body_bytes, self.large_bodies)
         except ClientDisconnected:
             return
         except ApiError as exc:
-            await send_response(send, render.error(render.new_request_id(), exc, product=None, xml=False))
+            response = render.error(render.new_request_id(), exc, product=None, xml=False)
+            if exc.status == 503:  # refused mid-body: the rest of the body is not read
+                response.headers.append((b"connection", b"close"))
+            await send_response(send, response)
             return
 
         server = scope.get("server")
@@ -172,7 +283,9 @@ class EcsramApp:
             response = await self.committer.submit(http_request_from_scope(scope, body))
             await send_response(send, response)
         elif path == HEALTH_PATH:
-            await send_response(send, self._health())
+            await send_response(send, await self._health())
+        elif path == READY_PATH:
+            await send_response(send, await self._ready())
         elif path == CLOCK_PATH:
             await send_response(send, self._clock(scope, body))
         elif path == admin_accounts.ACCOUNTS_PATH:
@@ -188,15 +301,19 @@ class EcsramApp:
         status, body = admin_accounts.create_account(self.settings, self.database, self.clock, scope)
         return Response(status, body, JSON_CONTENT_TYPE)
 
-    def _health(self) -> Response:
-        assert self.database is not None
-        try:
-            with self.database.transaction(write=False):
-                pass
-        except DatabaseUnavailable as exc:
-            body = orjson.dumps({"status": "unavailable", "reason": str(exc)})
-            return Response(503, body, JSON_CONTENT_TYPE)
-        return Response(200, orjson.dumps({"status": "ok"}), JSON_CONTENT_TYPE)
+    async def _health(self) -> Response:
+        """Liveness: 200 while this worker serves HTTP, with the store's state as it reads it."""
+        store, reason = await self.probe.check(write=False)
+        document = {"status": "ok", "store": store} | ({"reason": reason} if reason else {})
+        return Response(200, orjson.dumps(document), JSON_CONTENT_TYPE)
+
+    async def _ready(self) -> Response:
+        """Readiness: 200 when the store answers and takes writes, else 503 with the reason."""
+        store, reason = await self.probe.check(write=True)
+        if reason is None:
+            return Response(200, orjson.dumps({"status": "ready"}), JSON_CONTENT_TYPE)
+        document = {"status": "not ready", "store": store, "reason": reason}
+        return Response(503, orjson.dumps(document), JSON_CONTENT_TYPE)
 
     def _clock(self, scope: Scope, body: bytes) -> Response:
         """``POST /_ecsram/clock?advance=SECONDS`` moves the service clock (``--test-clock`` only)."""

@@ -36,6 +36,9 @@ def _initial_root_key() -> tuple[str, str, str]:
 def prepare_store(database: Database) -> Bootstrap:
     """Migrate; create the token secret and, on an empty store, the first account."""
     database.migrate()
+    # A store that reads but refuses writes (a read-only file or role) would start, pass its
+    # health check and then answer 503 to every call: refuse it here, naming the cause.
+    database.check_writable()
     with database.transaction() as tx:
         stored_settings.ensure_token_secret(tx)
         if accounts.count_accounts(tx) == 0:

@@ -9,9 +9,9 @@ from typing import Any
 import click
 
 from ecsram import __version__
-from ecsram.config import DEFAULT_HOST, DEFAULT_PORT, Settings
+from ecsram.config import DEFAULT_HOST, DEFAULT_PORT, MAX_CONNECTIONS, REQUEST_TIMEOUT_SECONDS, Settings
 from ecsram.store import accounts
-from ecsram.store.database import Database, DatabaseUnavailable, describe_url
+from ecsram.store.database import Database, DatabaseUnavailable, DatabaseUnusable, describe_url
 
 database_option = click.option(
     "--database",
@@ -38,6 +38,15 @@ def _settings(**values: Any) -> Settings:
         return Settings(**values)
     except ValueError as exc:  # e.g. a database URL of an unsupported kind
         raise click.BadParameter(str(exc), param_hint="--database") from None
+
+
+def _database(database_url: str) -> Database:
+    """The store a command works on; only the default one's directory is created when missing."""
+    settings = _settings(database_url=database_url)
+    try:
+        return Database(settings.database_url, create_directory=settings.uses_default_database)
+    except DatabaseUnusable as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group()
@@ -123,6 +132,23 @@ def _listener_list(ctx: click.Context, param: click.Parameter, values: tuple[str
     metavar="FILE",
     help="The PEM private key of --tls-cert (unencrypted).",
 )
+@click.option(
+    "--request-timeout",
+    default=REQUEST_TIMEOUT_SECONDS,
+    show_default=True,
+    type=click.FloatRange(0, 3600, min_open=True),
+    envvar="ECSRAM_REQUEST_TIMEOUT",
+    metavar="SECONDS",
+    help="How long a client has to send a whole request (line, headers, body); then 408 and the connection closes.",
+)
+@click.option(
+    "--max-connections",
+    default=MAX_CONNECTIONS,
+    show_default=True,
+    type=click.IntRange(1, 100000),
+    envvar="ECSRAM_MAX_CONNECTIONS",
+    help="Open connections per worker process; requests beyond it are answered 503 at once.",
+)
 def serve(
     host: str,
     port: int,
@@ -134,6 +160,8 @@ def serve(
     tls_dir: str,
     tls_cert: str,
     tls_key: str,
+    request_timeout: float,
+    max_connections: int,
 ) -> None:
     """Run the API server (ECS, RAM, STS on one endpoint) and the instance metadata service."""
     from ecsram.bootstrap import StartupRefused
@@ -160,22 +188,24 @@ def serve(
         tls_dir=tls_dir,
         tls_cert=tls_cert,
         tls_key=tls_key,
+        request_timeout=request_timeout,
+        max_connections=max_connections,
     )
     try:
         run_server(settings)
-    except (StartupRefused, TlsSetupError) as exc:
+    except (StartupRefused, TlsSetupError, DatabaseUnusable) as exc:
         raise click.ClickException(str(exc)) from None
     except DatabaseUnavailable as exc:
         raise click.ClickException(f"database unavailable: {exc}") from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    except OSError as exc:  # listening errors are StartupRefused; this is the file system's
+        raise click.ClickException(f"cannot start: {exc}") from None
 
 
 @main.command()
 @database_option
 def migrate(database_url: str) -> None:
     """Bring the database schema up to date (serve does this too)."""
-    database = Database(_settings(database_url=database_url).database_url)
+    database = _database(database_url)
     try:
         database.migrate()
     except DatabaseUnavailable as exc:
@@ -203,7 +233,7 @@ def account_create(
         raise click.UsageError("give both --access-key-id and --access-key-secret, or neither")
     from ecsram.bootstrap import prepare_store
 
-    database = Database(_settings(database_url=database_url).database_url)
+    database = _database(database_url)
     try:
         prepare_store(database)
         with database.transaction() as tx:
@@ -234,7 +264,7 @@ def metadata_secret(instance_id: str, database_url: str) -> None:
     from ecsram.store import instances
     from ecsram.store import settings as stored_settings
 
-    database = Database(_settings(database_url=database_url).database_url)
+    database = _database(database_url)
     try:
         database.migrate()
         with database.transaction() as tx:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -28,6 +29,18 @@ DEFAULT_ROOT_ACCESS_KEY_SECRET = "EcsramDefaultRootSecretNotSafe"
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_HEADER_BYTES = 64 * 1024
+# A client has this long to send a whole request (see docs/configuration.md, "Slow clients").
+REQUEST_TIMEOUT_SECONDS = 10.0
+# Open connections per worker process; requests beyond it are answered 503 at once.
+MAX_CONNECTIONS = 1000
+
+
+def ascii_int(text: str) -> int | None:
+    """The value of a string of ASCII digits, else None. ``str.isdigit`` and ``int`` also accept
+    other scripts' digits (``"²"``, ``"８"``), and ``int`` signs, spaces and underscores."""
+    if not text or not text.isascii() or not text.isdigit() or len(text) > 18:
+        return None
+    return int(text)
 
 
 def default_database_url() -> str:
@@ -39,9 +52,13 @@ def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         return False
+    # ::ffff:127.0.0.1 is IPv4's loopback seen through an IPv6 socket (Python 3.11 says it is not).
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 def _flag(value: str | None) -> bool:
@@ -68,6 +85,8 @@ class Settings:
     tls_dir: str = ""
     tls_cert: str = ""
     tls_key: str = ""
+    request_timeout: float = REQUEST_TIMEOUT_SECONDS
+    max_connections: int = MAX_CONNECTIONS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", normalise_url(self.database_url or default_database_url()))
@@ -79,6 +98,11 @@ class Settings:
     @property
     def scheme(self) -> str:
         return "https" if self.tls else "http"
+
+    @property
+    def uses_default_database(self) -> bool:
+        """The default SQLite file, whose directory is created when missing (others must exist)."""
+        return self.database_url == normalise_url(default_database_url())
 
     _ENV: ClassVar[dict[str, str]] = {
         "host": "ECSRAM_HOST",
@@ -93,6 +117,8 @@ class Settings:
         "tls_dir": "ECSRAM_TLS_DIR",
         "tls_cert": "ECSRAM_TLS_CERT",
         "tls_key": "ECSRAM_TLS_KEY",
+        "request_timeout": "ECSRAM_REQUEST_TIMEOUT",
+        "max_connections": "ECSRAM_MAX_CONNECTIONS",
     }
 
     @classmethod
@@ -104,7 +130,12 @@ class Settings:
             if raw is None or raw == "":
                 continue
             if f.type in ("int", int):
-                values[f.name] = int(raw)
+                number = ascii_int(raw)
+                if number is None:
+                    raise ValueError(f"{cls._ENV[f.name]}={raw!r} is not a whole number (ASCII digits)")
+                values[f.name] = number
+            elif f.type in ("float", float):
+                values[f.name] = parse_seconds(raw, cls._ENV[f.name])
             elif f.type in ("bool", bool):
                 values[f.name] = _flag(raw)
             elif f.name == "metadata_listeners":
@@ -138,6 +169,17 @@ def parse_metadata_listener(spec: str) -> tuple[str | None, tuple[str, int]]:
     """``[INSTANCE_ID@]HOST:PORT`` -> (instance or None, (host, port)); ValueError if malformed."""
     instance, _, address = spec.rpartition("@")
     host, sep, port = address.rpartition(":")
-    if not sep or not host or not (port.isascii() and port.isdigit()) or int(port) > 65535:
+    number = ascii_int(port)
+    if not sep or not host or number is None or number > 65535:
         raise ValueError(f"metadata listener {spec!r} is not [INSTANCE_ID@]HOST:PORT")
-    return (instance or None), (host.strip("[]"), int(port))
+    return (instance or None), (host.strip("[]"), number)
+
+
+_SECONDS = re.compile(r"[0-9]{1,6}(\.[0-9]{1,6})?")
+
+
+def parse_seconds(text: str, name: str) -> float:
+    """A positive number of seconds in ASCII (``10``, ``2.5``); ValueError naming ``name`` otherwise."""
+    if not _SECONDS.fullmatch(text) or float(text) <= 0:
+        raise ValueError(f"{name}={text!r} is not a positive number of seconds")
+    return float(text)

@@ -102,8 +102,13 @@ def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host.strip("[]"), port))
-    sock.listen(2048)
+    try:
+        sock.bind((host.strip("[]"), port))
+        sock.listen(2048)
+    except OSError as exc:  # named here, so that each listener's failure names its own address
+        sock.close()
+        shown = f"[{host.strip('[]')}]" if ":" in host else host
+        raise StartupRefused(f"cannot listen on {shown}:{port}: {exc.strerror or exc}") from None
     sock.set_inheritable(True)
     return sock
 
@@ -157,7 +162,7 @@ def banner(settings: Settings, sock: socket.socket, bootstrap: Bootstrap, tls: S
 
 
 def serve(settings: Settings) -> None:
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, create_directory=settings.uses_default_database)
     try:
         bootstrap = prepare_store(database)
     finally:
@@ -172,16 +177,12 @@ def serve(settings: Settings) -> None:
     os.environ.update(settings.to_env())
     print(banner(settings, sock, bootstrap, tls), flush=True)
 
-    tls_options: dict[str, Any] = (
-        {
-            "loop": "ecsram.server:listener_aware_loop",
-            "ssl_certfile": settings.tls_cert,
-            "ssl_keyfile": settings.tls_key,
-        }
-        if tls
-        else {}
-    )
-    config = stack_config("ecsram.app:create_app", workers=settings.workers, factory=True, **tls_options)
+    # httptools with a deadline for each request and a connection limit (see transport.py).
+    options: dict[str, Any] = {"http": "ecsram.transport:DeadlineHttpToolsProtocol"}
+    if tls:
+        options.update(ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key)
+        options["loop"] = "ecsram.server:listener_aware_loop"  # plain HTTP on metadata listeners
+    config = stack_config("ecsram.app:create_app", workers=settings.workers, factory=True, **options)
     run_workers(config, [sock, *metadata_sockets])
 
 

@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 
+import orjson
 import psycopg
 import pytest
 
@@ -85,15 +86,24 @@ def test_postgres_outage_gives_503_then_recovers(
             response = client.v1("DescribeRegions")
             assert (response.status, response.code) == (503, "ServiceUnavailable"), response.body
             assert time.monotonic() - started < 15
-        with pytest.raises(urllib.error.HTTPError) as health:
-            urllib.request.urlopen(f"{server.url}/_ecsram/health", timeout=15)
-        assert health.value.code == 503
+        with pytest.raises(urllib.error.HTTPError) as ready:
+            urllib.request.urlopen(f"{server.url}/_ecsram/ready", timeout=15)
+        assert ready.value.code == 503
+        assert orjson.loads(ready.value.read())["store"] == "unavailable"
+        # Liveness stays up: the worker runs, and says the store is gone.
+        with urllib.request.urlopen(f"{server.url}/_ecsram/health", timeout=15) as health:
+            assert orjson.loads(health.read()) | {"reason": ""} == {
+                "status": "ok",
+                "store": "unavailable",
+                "reason": "",
+            }
     finally:
         _set_connections_allowed(postgres_database, True)
 
     for _ in range(6):  # each worker reconnects on its next request
         assert client.v1("DescribeRegions").status == 200
-    assert server.healthy()
+    with urllib.request.urlopen(f"{server.url}/_ecsram/ready", timeout=15) as ready_again:
+        assert ready_again.status == 200
     assert "Traceback" not in "".join(server.output)
 
 

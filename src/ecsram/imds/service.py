@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import orjson
 
 from ecsram.clock import Clock
+from ecsram.config import ascii_int
 from ecsram.iam.tokens import TokenAuthority, TokenError
 from ecsram.iam.trust import trusts_ecs
 from ecsram.store import instances, roles
@@ -110,10 +111,10 @@ class MetadataService:
         return self._read(tx, instance, request.path, now)
 
     def _token(self, instance: Instance, request: MetadataRequest, now: float) -> MetadataResponse:
-        raw = request.headers.get(TOKEN_TTL_HEADER, "")
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_TOKEN_TTL:
+        ttl = ascii_int(request.headers.get(TOKEN_TTL_HEADER, ""))
+        if ttl is None or not 1 <= ttl <= MAX_TOKEN_TTL:
             return _text(400, f"{TOKEN_TTL_HEADER} must be an integer from 1 to {MAX_TOKEN_TTL}.")
-        token = self.tokens.issue_metadata_token(instance.instance_id, int(now) + int(raw))
+        token = self.tokens.issue_metadata_token(instance.instance_id, int(now) + ttl)
         return MetadataResponse(200, token.encode())
 
     def _read(self, tx: Tx, instance: Instance, path: str, now: float) -> MetadataResponse:

@@ -8,9 +8,11 @@ after another on the event loop, so a process never needs a second one.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +37,11 @@ class DatabaseUnavailable(Exception):
     """The database cannot be reached or is busy beyond patience; the request may be retried."""
 
 
+class DatabaseUnusable(DatabaseUnavailable):
+    """The database is set up so that ecsram cannot use it (a read-only file, a missing or
+    unwritable directory); the message names the cause and what to change."""
+
+
 class TransientConflict(DatabaseUnavailable):
     """The database aborted the transaction to resolve a conflict (deadlock, serialization);
     running the whole transaction again is safe and usually succeeds."""
@@ -43,17 +50,97 @@ class TransientConflict(DatabaseUnavailable):
 # Server-side limits so that nothing waits forever: a statement, a lock wait, an idle transaction.
 _POSTGRES_OPTIONS = "-c statement_timeout=15000 -c lock_timeout=10000 -c idle_in_transaction_session_timeout=60000"
 
+URL_FORMS = (
+    "sqlite:///RELATIVE/PATH.db, sqlite:////ABSOLUTE/PATH.db, a bare file path, "
+    "or postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+)
+# "postgres:/host/db", "sqlite:relative.db": a scheme without "//" would otherwise be read as a
+# bare file path and silently become a SQLite file of that name.
+_SCHEME_WITHOUT_SLASHES = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
+# The in-memory forms: no file, so none of the file checks apply.
+_IN_MEMORY = ("", ":memory:")
+
 
 def normalise_url(url: str) -> str:
-    """Accept the URLs people write: plain ``postgresql://`` means psycopg 3; a bare path is SQLite."""
+    """Accept the URLs people write: plain ``postgresql://`` means psycopg 3; a bare path is SQLite.
+
+    Anything else is refused with a ValueError that lists the accepted forms: a misspelt scheme
+    must not quietly become a SQLite file, nor a PostgreSQL URL without a database the server's
+    ``postgres`` system database."""
     if "://" not in url:
+        scheme = _SCHEME_WITHOUT_SLASHES.match(url)
+        if scheme:
+            raise ValueError(
+                f"database URL {scheme.group(0)}... is not a URL ecsram understands (no '//' after the scheme); "
+                f"use {URL_FORMS}"
+            )
         return f"sqlite:///{Path(url).expanduser().resolve()}"
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except sa_exc.ArgumentError:
+        scheme_name = url.partition("://")[0]
+        raise ValueError(f"database URL {scheme_name}://... cannot be parsed; use {URL_FORMS}") from None
     if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
+        if not parsed.database:
+            raise ValueError(
+                f"database URL {parsed.render_as_string(hide_password=True)} names no database; "
+                "add one (postgresql://USER@HOST:PORT/ecsram): ecsram does not use the server's system database"
+            )
         return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        if parsed.host or parsed.port or parsed.username:
+            path = url.partition("://")[2]
+            raise ValueError(
+                f"database URL {url!r} names no file: a SQLite URL has three slashes before a relative path "
+                f"(sqlite:///{path}) and four before an absolute one (sqlite:////abs/path.db)"
+            )
         return parsed.set(drivername="sqlite+pysqlite").render_as_string(hide_password=False)
-    raise ValueError(f"unsupported database URL scheme {parsed.drivername!r}: use sqlite:/// or postgresql://")
+    raise ValueError(f"unsupported database URL scheme {parsed.drivername!r}: use {URL_FORMS}")
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for PostgreSQL and for the in-memory forms)."""
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() != "sqlite" or (parsed.database or "") in _IN_MEMORY:
+        return None
+    return Path(parsed.database or "").absolute()
+
+
+def is_in_memory(url: str) -> bool:
+    """``sqlite://`` or ``sqlite:///:memory:``: a store that lives on one connection only."""
+    parsed = make_url(normalise_url(url))
+    return parsed.get_backend_name() == "sqlite" and (parsed.database or "") in _IN_MEMORY
+
+
+def check_sqlite_location(path: Path, *, create_directory: bool) -> None:
+    """Refuse, naming the cause, a SQLite file that ecsram could open but not write: SQLite would
+    open it read-only and fail every write later. Its directory must exist (or is created when
+    ``create_directory``: the default data directory) and be writable, since SQLite keeps its
+    WAL and shared-memory files beside the database."""
+    directory = path.parent
+    if not directory.exists():
+        existing = next((parent for parent in directory.parents if parent.exists()), None)
+        if existing is not None and not existing.is_dir():
+            raise DatabaseUnusable(f"database directory {directory} cannot exist: {existing} is a file")
+        if not create_directory:
+            raise DatabaseUnusable(
+                f"database directory {directory} does not exist; create it (mkdir -p {directory}) or choose "
+                "another --database"
+            )
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseUnusable(f"cannot create database directory {directory}: {exc.strerror or exc}") from None
+    if not directory.is_dir():
+        raise DatabaseUnusable(f"database directory {directory} is not a directory")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise DatabaseUnusable(
+            f"database directory {directory} is not writable (SQLite keeps its journal files beside the database)"
+        )
+    if path.is_dir():
+        raise DatabaseUnusable(f"database file {path} is a directory")
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise DatabaseUnusable(f"database file {path} is read-only")
 
 
 def describe_url(url: str) -> str:
@@ -100,15 +187,15 @@ class WriterLock:
 
 
 class Database:
-    def __init__(self, url: str, *, connect_timeout: float = 5.0) -> None:
+    def __init__(self, url: str, *, connect_timeout: float = 5.0, create_directory: bool = False) -> None:
         self.url = normalise_url(url)
         sa_url = make_url(self.url)
         self._writer_lock: WriterLock | None = None
         if sa_url.get_backend_name() == "sqlite":
-            database = sa_url.database or ""
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
-                self._writer_lock = WriterLock(Path(f"{database}.writer-lock"))
+            path = sqlite_file(self.url)
+            if path is not None:
+                check_sqlite_location(path, create_directory=create_directory)
+                self._writer_lock = WriterLock(Path(f"{path}.writer-lock"))
             self.engine: Engine = create_engine(self.url, poolclass=NullPool, paramstyle="named")
             event.listen(self.engine, "connect", _configure_sqlite)
             self._begin_write = "BEGIN IMMEDIATE"
@@ -229,6 +316,47 @@ class Database:
             connection.execute("ROLLBACK")
         except Exception:
             self._discard_connection()
+
+    # --- probes -------------------------------------------------------------------------------
+
+    def check_readable(self) -> None:
+        """Raise DatabaseUnavailable unless the store answers a read of its schema version."""
+        connection = self._begin(write=False)
+        try:
+            connection.execute("SELECT version_num FROM alembic_version").fetchall()
+        except self.driver_errors as exc:
+            self._rollback_quietly(connection)
+            raise DatabaseUnavailable(str(exc)) from exc
+        self._rollback_quietly(connection)
+
+    def check_writable(self) -> None:
+        """Raise DatabaseUnusable if the store refuses writes (a read-only file, a read-only
+        PostgreSQL role or transaction), DatabaseUnavailable if it does not answer. The probe
+        rewrites the schema-version row to itself and rolls back, so it changes nothing."""
+        lock: contextlib.AbstractContextManager[None] = self._writer_lock or contextlib.nullcontext()
+        with lock:
+            try:
+                connection = self._begin(write=True)
+            except DatabaseUnavailable as exc:
+                raise self._refusal(exc.__cause__) or exc from exc.__cause__
+            try:
+                connection.execute("UPDATE alembic_version SET version_num = version_num")
+            except self.driver_errors as exc:
+                self._rollback_quietly(connection)
+                raise self._refusal(exc) or DatabaseUnavailable(str(exc)) from exc
+            self._rollback_quietly(connection)
+
+    def _refusal(self, exc: BaseException | None) -> DatabaseUnusable | None:
+        """A DatabaseUnusable for a driver error that means "writes are refused", else None."""
+        if isinstance(exc, sqlite3.Error) and (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_READONLY:
+            return DatabaseUnusable(f"database file {sqlite_file(self.url)} is read-only ({exc})")
+        if self.dialect_name == "postgresql" and exc is not None:
+            import psycopg.errors
+
+            if isinstance(exc, (psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.InsufficientPrivilege)):
+                reason = str(exc).strip().splitlines()[0]
+                return DatabaseUnusable(f"database {describe_url(self.url)} refuses writes ({reason})")
+        return None
 
     # --- schema -------------------------------------------------------------------------------
 

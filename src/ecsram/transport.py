@@ -1,0 +1,148 @@
+"""The HTTP protocol of a worker: uvicorn's httptools protocol with a deadline for each request.
+
+uvicorn 0.54 bounds only the idle time between two requests (keep-alive). A client that opens a
+connection and sends nothing, half a request line, headers without their end, or half a body
+would hold the connection, and what it has sent, for as long as it likes. Here a request must
+arrive whole within ``--request-timeout`` seconds, counted from the connection's opening for its
+first request and from the first byte of each later one. When time is up the client gets
+``408 RequestTimeout`` if it had started a request (and no response is under way on the
+connection), and the connection is closed; the application then sees a disconnect.
+
+The deadline costs nothing on the usual path: a request that arrives in one read completes
+before the read returns, and the timer is armed only when a read ends inside a request. Once a
+request is complete its deadline ends: a slow answer (say, a database outage) is never cut off.
+(Timing the application's body reads instead, with ``asyncio.timeout`` or ``wait_for`` around
+``receive()``, costs 14-16 µs per request on the development machine.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from ecsram.config import Settings
+from ecsram.contract.errors import ApiError
+from ecsram.gateway import render
+from ecsram.responses import Response
+
+_IDLE, _HEADERS, _BODY = 0, 1, 2
+
+
+@functools.cache
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _error_response(status: int, code: str, message: str) -> Response:
+    return render.error(render.new_request_id(), ApiError(code, status, message), product=None, xml=False)
+
+
+async def _too_many_connections(_scope: Any, _receive: Any, send: Any) -> None:
+    response = _error_response(503, "ServiceUnavailable", "The server has too many open connections; try again.")
+    headers = [*response.asgi_headers(), (b"connection", b"close")]
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+def raw_error(status: int, code: str, message: str) -> bytes:
+    """A complete HTTP/1.1 error response in ecsram's JSON error format, closing the connection."""
+    response = _error_response(status, code, message)
+    head = [STATUS_LINE[status]]
+    head.extend(name + b": " + value + b"\r\n" for name, value in response.asgi_headers())
+    head.append(b"connection: close\r\n\r\n")
+    return b"".join(head) + response.body
+
+
+class DeadlineHttpToolsProtocol(HttpToolsProtocol):
+    """HttpToolsProtocol, plus: each request must arrive whole within the request timeout, and
+    request line plus headers may not grow past twice the header limit before they end (the
+    application checks the exact limit once they are complete)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        settings = _settings()
+        self._request_timeout = settings.request_timeout
+        self._header_cap = 2 * settings.max_header_bytes
+        self._max_header_bytes = settings.max_header_bytes
+        self._max_connections = settings.max_connections
+        self._application = self.app
+        self._state = _IDLE
+        self._header_bytes = 0
+        self._deadline: asyncio.TimerHandle | None = None
+
+    # --- the deadline -------------------------------------------------------------------------
+
+    def _arm(self) -> None:
+        if self._deadline is None:
+            self._deadline = self.loop.call_later(self._request_timeout, self._expired)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _may_answer(self) -> bool:
+        """Whether an error response can be written now without mixing into another response."""
+        if self.pipeline:
+            return False
+        if self._state == _BODY:
+            return self.cycle is not None and not self.cycle.response_started
+        return self.cycle is None or self.cycle.response_complete
+
+    def _refuse(self, status: int, code: str, message: str) -> None:
+        self._disarm()
+        if self.transport.is_closing():
+            return
+        if self._state != _IDLE and self._may_answer():
+            self.transport.write(raw_error(status, code, message))
+        self.transport.close()
+
+    def _expired(self) -> None:
+        self._deadline = None
+        seconds = f"{self._request_timeout:g}"
+        self._refuse(408, "RequestTimeout", f"The request did not arrive whole within {seconds} seconds.")
+
+    # --- uvicorn's protocol -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()  # for the first request, the clock starts when the connection opens
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._state == _IDLE or self.transport.is_closing():
+            return
+        if self._state == _HEADERS:
+            self._header_bytes += len(data)
+            if self._header_bytes > self._header_cap:
+                self._refuse(
+                    431,
+                    "RequestHeaderTooLarge",
+                    f"The request line and headers exceed the limit of {self._max_header_bytes} bytes.",
+                )
+                return
+        self._arm()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._state = _HEADERS
+        self._header_bytes = 0
+
+    def on_headers_complete(self) -> None:
+        self._state = _BODY
+        # uvicorn hands the request to self.app; a connection beyond the limit gets the refusal.
+        crowded = len(self.connections) > self._max_connections
+        self.app = _too_many_connections if crowded else self._application
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._state = _IDLE
+        self._disarm()
+        super().on_message_complete()
