@@ -138,6 +138,7 @@ def _listener_list(ctx: click.Context, param: click.Parameter, values: tuple[str
     show_default=True,
     type=click.FloatRange(0, 3600, min_open=True),
     envvar="ECSRAM_REQUEST_TIMEOUT",
+    show_envvar=True,
     metavar="SECONDS",
     help="How long a client has to send a whole request (line, headers, body); then 408 and the connection closes.",
 )
@@ -147,6 +148,7 @@ def _listener_list(ctx: click.Context, param: click.Parameter, values: tuple[str
     show_default=True,
     type=click.IntRange(1, 100000),
     envvar="ECSRAM_MAX_CONNECTIONS",
+    show_envvar=True,
     help="Open connections per worker process; requests beyond it are answered 503 at once.",
 )
 def serve(
