@@ -15,6 +15,8 @@ from alibabacloud_ram20150501 import models as ram_models
 from aliyunsdkecs.request.v20140526.CreateInstanceRequest import CreateInstanceRequest
 from aliyunsdkram.request.v20150501.ListTagResourcesRequest import ListTagResourcesRequest as V1RamList
 from aliyunsdkram.request.v20150501.TagResourcesRequest import TagResourcesRequest as V1RamTag
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import Sdk
 from tests.support.ecs import REGION, allow, create_policy, create_role, run_instances
@@ -430,3 +432,44 @@ def test_role_tagging_needs_ram_permissions(sdk: Sdk) -> None:
         _ram(admin, "TagResources", ResourceType="role", ResourceNames=names, Tag='[{"Key":"k","Value":"v"}]').status
         == 200
     )
+
+
+# --- hostile values ----------------------------------------------------------------------------------
+
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+texts = st.one_of(
+    st.text(max_size=140),
+    st.sampled_from(["", "aliyun", "acs:", "http://x", "\u202e", "[]", "{}", '[{"Key":"k","Value":"v"}]', "null"]),
+    st.binary(max_size=40).map(lambda b: b.decode("latin-1").replace("\x00", "")),
+)
+suffixes = st.one_of(
+    st.builds(lambda n, f: f"{n}.{f}", st.integers(-2, 25), st.sampled_from(["Key", "Value", "key", ""])),
+    st.text(max_size=8),
+)
+
+
+@FUZZ
+@given(
+    action=st.sampled_from(["TagResources", "UntagResources", "ListTagResources", "DescribeInstances", "RunInstances"]),
+    tag_params=st.dictionaries(st.builds(lambda s: f"Tag.{s}", suffixes), texts, max_size=5),
+    others=st.dictionaries(st.sampled_from(["ResourceId.1", "ResourceId.60", "TagKey.1", "All", "NextToken"]), texts),
+)
+def test_hostile_ecs_tag_parameters(sdk: Sdk, action: str, tag_params: dict[str, str], others: dict[str, str]) -> None:
+    base = {"RegionId": REGION, "ResourceType": "instance", "ImageId": "img", "InstanceType": "ecs.g7.large"}
+    response = sdk.raw().v1(action, {**base, **others, **tag_params})
+    assert response.status < 500, response.body
+    assert response.status == 200 or response.code
+
+
+@FUZZ
+@given(
+    action=st.sampled_from(["TagResources", "UntagResources", "ListTagResources", "CreateRole"]),
+    params=st.dictionaries(
+        st.sampled_from(["Tag", "ResourceNames", "TagKeys", "All", "PageSize", "NextToken", "ResourceType"]), texts
+    ),
+)
+def test_hostile_ram_tag_parameters(sdk: Sdk, action: str, params: dict[str, str]) -> None:
+    base = {"ResourceType": "role", "RoleName": f"r{uuid.uuid4().hex[:8]}", "AssumeRolePolicyDocument": _trust()}
+    response = _ram(sdk, action, **{**base, **params})
+    assert response.status < 500, response.body
+    assert response.status == 200 or response.code
