@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
 
@@ -473,3 +474,18 @@ def test_hostile_ram_tag_parameters(sdk: Sdk, action: str, params: dict[str, str
     response = _ram(sdk, action, **{**base, **params})
     assert response.status < 500, response.body
     assert response.status == 200 or response.code
+
+
+def test_xml_responses(sdk: Sdk) -> None:
+    ids = run_instances(sdk, 1)
+    _tag(sdk, ids, {"a": "1", "b": "2"})
+    params = {"RegionId": REGION, "ResourceType": "instance", "ResourceId.1": ids[0], "Format": "XML"}
+    root = ET.fromstring(sdk.raw().v1("ListTagResources", params).body)
+    assert root.tag == "ListTagResourcesResponse"
+    assert [e.findtext("TagKey") for e in root.iter("TagResource")] == ["a", "b"]
+    name = _role(sdk, tag=[ram_models.CreateRoleRequestTag(key="k", value="v")])
+    response = _ram(sdk, "ListTagResources", ResourceType="role", ResourceNames=json.dumps([name]), Format="XML")
+    items = ET.fromstring(response.body).findall("TagResources")
+    assert [(e.findtext("ResourceName"), e.findtext("TagKey"), e.findtext("TagValue")) for e in items] == [
+        (name, "k", "v")
+    ]

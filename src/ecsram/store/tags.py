@@ -55,10 +55,10 @@ _OF_RESOURCES = Statement(
     lists=("ids",),
 )
 _ALL_OF_TYPE = Statement("tags_of_type", select(*_COLUMNS).where(_OF_TYPE).order_by(tags.c.resource_id, tags.c.tag_key))
+# Unordered: an ORDER BY would steer SQLite to the primary key (every tag of the type) instead
+# of the key index; callers sort what they keep.
 _WITH_KEYS = Statement(
-    "tags_with_keys",
-    select(*_COLUMNS).where(_OF_TYPE, in_list(tags.c.tag_key, "keys")).order_by(tags.c.resource_id, tags.c.tag_key),
-    lists=("keys",),
+    "tags_with_keys", select(*_COLUMNS).where(_OF_TYPE, in_list(tags.c.tag_key, "keys")), lists=("keys",)
 )
 _COUNTS = Statement(
     "count_tags_of_resources",
@@ -71,11 +71,10 @@ _REMOVE_KEYS = Statement(
     lists=("ids", "keys"),
 )
 _REMOVE_ALL = Statement("remove_all_tags", delete(tags).where(_OF_TYPE, _RESOURCES), lists=("ids",))
+# By RoleId alone (the primary key); the account is checked on the rows found.
 _ROLE_NAMES = Statement(
     "role_names_by_id",
-    select(roles.c.role_id, roles.c.role_name).where(
-        roles.c.account_id == bindparam("account_id"), in_list(roles.c.role_id, "ids")
-    ),
+    select(roles.c.role_id, roles.c.role_name, roles.c.account_id).where(in_list(roles.c.role_id, "ids")),
     lists=("ids",),
 )
 
@@ -112,7 +111,7 @@ def of_resources(tx: Tx, account_id: str, resource_type: str, resource_ids: Sequ
 
 
 def with_keys(tx: Tx, account_id: str, resource_type: str, keys: Sequence[str]) -> list[Tag]:
-    """Every tag of this type of resource whose key is one of ``keys``, by resource then key."""
+    """Every tag of this type of resource whose key is one of ``keys``, in no particular order."""
     rows = tx.all(_WITH_KEYS, {**_scope(account_id, resource_type), "keys": list(keys)})
     return [Tag(*row) for row in rows]
 
@@ -137,5 +136,5 @@ def remove(
 
 def role_names(tx: Tx, account_id: str, role_ids: Sequence[str]) -> dict[str, str]:
     """RoleId -> RoleName for the roles of the account among ``role_ids``."""
-    rows = tx.all(_ROLE_NAMES, {"account_id": account_id, "ids": list(role_ids)})
-    return {row[0]: row[1] for row in rows}
+    rows = tx.all(_ROLE_NAMES, {"ids": list(role_ids)})
+    return {row[0]: row[1] for row in rows if row[2] == account_id}
