@@ -70,6 +70,7 @@ BY_ROLE = "ix_instances_role (account_id=? AND region_id=? AND ram_role_name=?)"
         (tags._REMOVE_ALL, "(account_id=? AND resource_type=? AND resource_id=?)"),
         (tags._WITH_KEYS, "ix_tags_key_value (account_id=? AND resource_type=? AND tag_key=?)"),
         (tags._ROLE_NAMES, "role_id=?"),
+        (roles._LOCK, "role_id=?"),
     ],
     ids=lambda value: value.name if isinstance(value, Statement) else "",
 )

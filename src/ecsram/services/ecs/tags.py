@@ -117,7 +117,9 @@ def _resource_ids(action: str, *, required: bool) -> FlatStrings:
 
 
 def _existing(call: Call, action: str, ids: Sequence[str]) -> None:
-    found = instances.roles_of(call.store, call.caller.account_id, call.args["RegionId"], ids)
+    """Every instance exists in this region and account; their rows stay locked until commit, which
+    serialises changes to an instance's tags (the per-instance limit is checked after writing)."""
+    found = instances.lock_for_binding(call.store, call.caller.account_id, call.args["RegionId"], ids)
     if any(i not in found for i in ids):
         raise _error(action, "InvalidResourceId.NotFound")
 
