@@ -35,11 +35,13 @@ from ecsram.store.tags import INSTANCE, Tag
 MAX_RESOURCES = 50
 PAGE_SIZE = 50
 VALUE_MAX = 128
-_REFERENCE = "TagResources"  # the operation whose published messages stand in where another has none
+# Where an action does not publish a tag error, the tag operations' published wording stands in.
+_REFERENCES = ("TagResources", "UntagResources", "ListTagResources")
 
 
 def _error(action: str, code: str, detail: str | None = None) -> ApiError:
-    fallback = catalog.vendor_error("ecs", _REFERENCE, code) or catalog.vendor_error("ecs", "ListTagResources", code)
+    published = (catalog.vendor_error("ecs", reference, code) for reference in _REFERENCES)
+    fallback = next((found for found in published if found is not None), (400, f"The request is not valid: {code}."))
     return catalog.api_error("ecs", action, code, fallback=fallback, detail=detail)
 
 
