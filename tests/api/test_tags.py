@@ -489,3 +489,28 @@ def test_xml_responses(sdk: Sdk) -> None:
     assert [(e.findtext("ResourceName"), e.findtext("TagKey"), e.findtext("TagValue")) for e in items] == [
         (name, "k", "v")
     ]
+
+
+def test_wrong_types_and_ranges(sdk: Sdk) -> None:
+    ids = run_instances(sdk, 1)
+    ecs = {"RegionId": REGION, "ResourceType": "instance", "ResourceId.1": ids[0]}
+    _error(sdk.raw().v1("UntagResources", {**ecs, "All": "maybe"}), 400, "InvalidParameter")
+    _error(
+        sdk.raw().v1("TagResources", {**ecs, "RegionId": "mars-1", "Tag.1.Key": "k"}), 404, "InvalidRegionId.NotFound"
+    )
+    name = _role(sdk)
+    ram = {"ResourceType": "role", "ResourceNames": json.dumps([name])}
+    _error(_ram(sdk, "UntagResources", **ram, All="maybe"), 400, "InvalidParameter")
+    for size in ("0", "101", "ten"):
+        _error(_ram(sdk, "ListTagResources", **ram, PageSize=size), 400, "InvalidParameter")
+    _error(_ram(sdk, "UntagResources", **ram, TagKeys="k"), 400, "InvalidParameter.TagKeys")
+    _error(
+        _ram(sdk, "UntagResources", **ram, TagKeys=json.dumps([f"k{n}" for n in range(21)])),
+        400,
+        "InvalidParameter.TagKeys",
+    )
+    for missing in ("ResourceType", "ResourceNames", "Tag"):
+        params = {**ram, "Tag": '[{"Key":"k","Value":"v"}]'}
+        del params[missing]
+        body = _error(_ram(sdk, "TagResources", **params), 400, "MissingParameter")
+        assert missing in body["Message"]
