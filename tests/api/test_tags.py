@@ -514,3 +514,28 @@ def test_wrong_types_and_ranges(sdk: Sdk) -> None:
         del params[missing]
         body = _error(_ram(sdk, "TagResources", **params), 400, "MissingParameter")
         assert missing in body["Message"]
+
+
+def test_list_roles_by_tag(sdk: Sdk) -> None:
+    names = sorted((_role(sdk) for _ in range(4)), key=str.lower)
+    _tag_roles(sdk, names[:3], {"team": "core"})
+    _tag_roles(sdk, names[1:2], {"env": "prod"})
+    _role(sdk)  # untagged: never listed by tag
+
+    def listed(tag: list[Any], max_items: int = 100) -> list[str]:
+        found: list[str] = []
+        marker = None
+        while True:
+            request = ram_models.ListRolesRequest(tag=tag, max_items=max_items, marker=marker)
+            body = sdk.tea_ram().list_roles(request).body.to_map()
+            found.extend(role["RoleName"] for role in body["Roles"]["Role"])
+            if not body["IsTruncated"]:
+                return found
+            marker = body["Marker"]
+
+    assert listed([ram_models.ListRolesRequestTag(key="team")]) == names[:3]
+    assert listed([ram_models.ListRolesRequestTag(key="team")], max_items=2) == names[:3]
+    both = [ram_models.ListRolesRequestTag(key="team", value="core"), ram_models.ListRolesRequestTag(key="env")]
+    assert listed(both) == names[1:2]
+    assert listed([ram_models.ListRolesRequestTag(key="team", value="other")]) == []
+    _error(_ram(sdk, "ListRoles", Tag="[1]"), 400, "InvalidParameter.Tag")

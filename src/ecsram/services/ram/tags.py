@@ -57,6 +57,14 @@ def tags_by_role(call: Call, listed: Sequence[Role]) -> dict[str, list[Tag]]:
     return grouped
 
 
+def roles_with_tags(call: Call, filters: Sequence[Filter]) -> set[str]:
+    """The IDs of the account's roles carrying every filter's tag (ListRoles ``Tag``)."""
+    carried: dict[str, dict[str, str]] = {}
+    for tag in tags.with_keys(call.store, call.caller.account_id, ROLE, sorted({key for key, _ in filters})):
+        carried.setdefault(tag.resource_id, {})[tag.key] = tag.value
+    return matching_resources(carried, tuple(filters))
+
+
 def tag_role(call: Call, role: Role, pairs: Sequence[tuple[str, str]]) -> None:
     tags.put(call.store, role.account_id, ROLE, [role.role_id], pairs)
 
