@@ -24,10 +24,11 @@ from ecsram.contract.catalogue.params import Boolean, Checked, FlatList, Integer
 from ecsram.contract.errors import ApiError
 from ecsram.contract.operation import Operation, operation
 from ecsram.services.ecs import errors
+from ecsram.services.ecs import tags as instance_tags
 from ecsram.services.ecs.arns import instance_arn
 from ecsram.services.ecs.regions import region_param
 from ecsram.services.ecs.role_checks import checked_role_for_instances
-from ecsram.store import client_tokens, instances
+from ecsram.store import client_tokens, instances, tags
 from ecsram.store.instances import CLASSIC, VPC, Instance
 from ecsram.store.times import iso
 
@@ -117,6 +118,7 @@ def _creation_params(action: str) -> tuple[Any, ...]:
         ),
         Checked("HttpPutResponseHopLimit", default=1, check=_hop_limit(action)),
         Boolean("DryRun", default=False),
+        instance_tags.tag_param(action),
     )
 
 
@@ -191,6 +193,8 @@ def create_instances(call: Call, action: str, count: int, status: str) -> list[s
     created = _build(call, count, status, role_name, now)
     instances.insert_many(call.store, created)
     ids = [instance.instance_id for instance in created]
+    if args["Tag"]:
+        tags.put(call.store, account_id, tags.INSTANCE, ids, args["Tag"])
     if token:
         client_tokens.record_result(call.store, account_id, action, token, orjson.dumps(ids).decode())
     return ids
@@ -275,6 +279,17 @@ def _next_token(raw: str) -> str:
         raise ApiError("InvalidParameter", 400, 'The specified parameter "NextToken" is not valid.') from None
 
 
+def _views(call: Call, page: Sequence[Instance]) -> list[dict[str, Any]]:
+    """DescribeInstances items, with each instance's tags."""
+    carried = instance_tags.tags_by_instance(call, [i.instance_id for i in page])
+    views = []
+    for instance in page:
+        view = instance_view(instance)
+        view["Tags"] = instance_tags.tag_list(carried.get(instance.instance_id, []))
+        views.append(view)
+    return views
+
+
 def describe_instances(call: Call) -> dict[str, Any]:
     args = call.args
     filters: dict[str, Any] = {}
@@ -291,6 +306,9 @@ def describe_instances(call: Call) -> dict[str, Any]:
     ):
         if args.get(arg) is not None:
             filters[key] = list(args[arg]) if key == "ids" else args[arg]
+    if args["Tag"]:
+        tagged = instance_tags.instances_with_tags(call, args["Tag"])
+        filters["ids"] = sorted(tagged.intersection(filters["ids"]) if "ids" in filters else tagged)
     keyset = args["NextToken"] is not None or args["MaxResults"] is not None
     if keyset:
         size = args["MaxResults"] or 10
@@ -305,7 +323,7 @@ def describe_instances(call: Call) -> dict[str, Any]:
             "NextToken": token,
             "PageSize": size,
             "PageNumber": 1,
-            "Instances": {"Instance": [instance_view(i) for i in page]},
+            "Instances": {"Instance": _views(call, page)},
         }
     number, size = args["PageNumber"], args["PageSize"]
     total, page = instances.list_page(
@@ -315,7 +333,7 @@ def describe_instances(call: Call) -> dict[str, Any]:
         "TotalCount": total,
         "PageNumber": number,
         "PageSize": size,
-        "Instances": {"Instance": [instance_view(i) for i in page]},
+        "Instances": {"Instance": _views(call, page)},
     }
 
 
@@ -354,6 +372,7 @@ def delete_instance(call: Call) -> dict[str, Any]:
     if call.args["DryRun"]:
         raise errors.dry_run_passed()
     instances.delete_many(call.store, instance.account_id, instance.region_id, [instance.instance_id])
+    instance_tags.remove_all(call, [instance.instance_id])
     return {}
 
 
@@ -372,6 +391,7 @@ def delete_instances(call: Call) -> dict[str, Any]:
     if args["DryRun"]:
         raise vendor.api_error("ecs", "DeleteInstances", "DRYRUN.SUCCESS")
     instances.delete_many(call.store, call.caller.account_id, args["RegionId"], ids)
+    instance_tags.remove_all(call, ids)
     return {}
 
 
@@ -441,6 +461,7 @@ OPERATIONS: tuple[Operation, ...] = (
             Integer("PageNumber", minimum=1, default=1),
             Integer("PageSize", minimum=1, maximum=100, default=10),
             Checked("NextToken", check=_next_token),
+            instance_tags.tag_filter_param("DescribeInstances", too_many="InvalidTagCount"),
         ),
         resources=_region_instances,
     ),
