@@ -15,7 +15,7 @@ import orjson
 
 from ecsram.contract import paging
 from ecsram.contract.call import Call
-from ecsram.contract.catalogue import vendor as catalog
+from ecsram.contract.catalogue import vendor
 from ecsram.contract.catalogue.params import Boolean, Checked
 from ecsram.contract.errors import ApiError
 from ecsram.contract.operation import Operation, operation
@@ -40,9 +40,9 @@ _REFERENCES = ("TagResources", "UntagResources", "ListTagResources")
 
 
 def _error(action: str, code: str, detail: str | None = None) -> ApiError:
-    published = (catalog.vendor_error("ecs", reference, code) for reference in _REFERENCES)
+    published = (vendor.vendor_error("ecs", reference, code) for reference in _REFERENCES)
     fallback = next((found for found in published if found is not None), (400, f"The request is not valid: {code}."))
-    return catalog.api_error("ecs", action, code, fallback=fallback, detail=detail)
+    return vendor.api_error("ecs", action, code, fallback=fallback, detail=detail)
 
 
 def tag_errors(action: str, too_many: str = "NumberExceed.Tags") -> TagErrors:
