@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from ecsram.store.sql import DbapiConnection, Tx
 
@@ -54,6 +54,12 @@ def normalise_url(url: str) -> str:
     if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
         return parsed.set(drivername="sqlite+pysqlite").render_as_string(hide_password=False)
     raise ValueError(f"unsupported database URL scheme {parsed.drivername!r}: use sqlite:/// or postgresql://")
+
+
+def is_memory_url(url: str) -> bool:
+    """An SQLite database that lives in the process's memory (``sqlite://``, ``sqlite:///:memory:``)."""
+    parsed = make_url(normalise_url(url))
+    return parsed.get_backend_name() == "sqlite" and (parsed.database or ":memory:") == ":memory:"
 
 
 def describe_url(url: str) -> str:
@@ -104,12 +110,20 @@ class Database:
         self.url = normalise_url(url)
         sa_url = make_url(self.url)
         self._writer_lock: WriterLock | None = None
+        self.memory = False
         if sa_url.get_backend_name() == "sqlite":
             database = sa_url.database or ""
-            if database and database != ":memory:":
+            self.memory = database in ("", ":memory:")
+            if self.memory:
+                # An in-memory database exists once per connection: every user of this Database
+                # (migrations, requests) must share the one connection, which StaticPool keeps.
+                self.engine: Engine = create_engine(
+                    self.url, poolclass=StaticPool, paramstyle="named", connect_args={"check_same_thread": False}
+                )
+            else:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
                 self._writer_lock = WriterLock(Path(f"{database}.writer-lock"))
-            self.engine: Engine = create_engine(self.url, poolclass=NullPool, paramstyle="named")
+                self.engine = create_engine(self.url, poolclass=NullPool, paramstyle="named")
             event.listen(self.engine, "connect", _configure_sqlite)
             self._begin_write = "BEGIN IMMEDIATE"
             self._unavailable: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
