@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 
+from ecsram.admin import http as admin_http
 from ecsram.clock import Clock
 from ecsram.config import Settings
 from ecsram.gateway import errors, render
@@ -24,6 +26,7 @@ from ecsram.gateway.request import http_request_from_scope
 from ecsram.iam.tokens import TokenAuthority
 from ecsram.imds.http import is_metadata_request, metadata_request, to_response
 from ecsram.imds.service import MetadataService
+from ecsram.requestlog import RequestLog
 from ecsram.services import all_operations
 from ecsram.store import settings as stored_settings
 from ecsram.store.database import Database, DatabaseUnavailable
@@ -101,11 +104,23 @@ class EcsramApp:
         self.gateway: Gateway | None = None
         self.committer: GroupCommitter | None = None
         self.metadata: MetadataService | None = None
+        self.request_log = RequestLog(
+            level=settings.log_level, log_format=settings.log_format, log_file=settings.log_file
+        )
 
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.request_log.configure_logging()
         self.database = Database(self.settings.database_url)
+        if self.database.memory:
+            # An in-memory store exists only in this process: prepare (and seed) it here, not
+            # in the parent that checked the settings (see server.py).
+            from ecsram.bootstrap import prepare_store, seed_store
+
+            prepare_store(self.database)
+            if self.settings.seed_file:
+                seed_store(self.database, self.settings.seed_file)
         with self.database.transaction() as tx:
             tokens = TokenAuthority(stored_settings.ensure_token_secret(tx))
         self.gateway = Gateway(self.database, self.registry, self.clock, tokens)
@@ -119,6 +134,7 @@ class EcsramApp:
     def stop(self) -> None:
         if self.database is not None:
             self.database.close()
+        self.request_log.close()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -145,6 +161,7 @@ class EcsramApp:
             return
         if self.gateway is None:  # servers that skip lifespan (tests driving the app directly)
             self.start()
+        started = time.perf_counter()
         path = scope["path"]
         try:
             if _header_bytes(scope) > self.settings.max_header_bytes:
@@ -156,7 +173,10 @@ class EcsramApp:
         except ClientDisconnected:
             return
         except ApiError as exc:
-            await send_response(send, render.error(render.new_request_id(), exc, product=None, xml=False))
+            response = render.error(render.new_request_id(), exc, product=None, xml=False)
+            await send_response(send, response)
+            if self.request_log.enabled:
+                self._log(response, started)
             return
 
         server = scope.get("server")
@@ -170,15 +190,45 @@ class EcsramApp:
             assert self.committer is not None
             response = await self.committer.submit(http_request_from_scope(scope, body))
             await send_response(send, response)
+            if self.request_log.enabled:
+                self._log(response, started)
         elif path == HEALTH_PATH:
             await send_response(send, self._health())
         elif path == CLOCK_PATH:
             await send_response(send, self._clock(scope, body))
+        elif path in admin_http.PATHS:
+            assert self.database is not None
+            response = admin_http.handle(self.database, self.clock, scope, path)
+            response.request_id = render.new_request_id()
+            await send_response(send, response)
+            if self.request_log.enabled:
+                self.request_log.write(
+                    request_id=response.request_id,
+                    account=None,
+                    principal=None,
+                    action=f"{scope['method'][:16]} {path}",
+                    status=response.status,
+                    error_code=response.error_code,
+                    started=started,
+                )
         else:
             err = ApiError(
                 "InvalidAction.NotFound", 404, f"Specified path {path[:128]} is not found; the API is served at /."
             )
             await send_response(send, render.error(render.new_request_id(), err, product=None, xml=False))
+
+    def _log(self, response: render.Response, started: float) -> None:
+        call = response.call
+        principal = call.principal if call is not None else None
+        self.request_log.write(
+            request_id=response.request_id,
+            account=principal.account_id if principal is not None else None,
+            principal=principal.arn if principal is not None else None,
+            action=call.action if call is not None else None,
+            status=response.status,
+            error_code=response.error_code,
+            started=started,
+        )
 
     def _health(self) -> render.Response:
         assert self.database is not None

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from platformdirs import user_data_dir
 
-from ecsram.store.database import normalise_url
+from ecsram.store.database import is_memory_url, normalise_url
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8877
@@ -25,6 +25,9 @@ DEFAULT_PORT = 8877
 DEFAULT_ACCOUNT_ID = "1000000000000001"
 DEFAULT_ROOT_ACCESS_KEY_ID = "LTAI5tEcsramDefaultRoot1"
 DEFAULT_ROOT_ACCESS_KEY_SECRET = "EcsramDefaultRootSecretNotSafe"
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_HEADER_BYTES = 64 * 1024
@@ -61,9 +64,23 @@ class Settings:
     # Dedicated metadata-service listeners, each "[INSTANCE_ID@]HOST:PORT" (comma-separated in the
     # environment); a listener with an instance ID answers as that instance.
     metadata_listeners: tuple[str, ...] = ()
+    # A seed file applied at start (see docs/testing.md), and the log: level, text/json, file.
+    seed_file: str = ""
+    log_level: str = "warning"
+    log_format: str = "text"
+    log_file: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", normalise_url(self.database_url or default_database_url()))
+        if self.log_level not in LOG_LEVELS:
+            raise ValueError(f"log level {self.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+        if self.log_format not in LOG_FORMATS:
+            raise ValueError(f"log format {self.log_format!r} is not one of {', '.join(LOG_FORMATS)}")
+
+    @property
+    def in_memory(self) -> bool:
+        """The database lives inside the one server process (``sqlite://``)."""
+        return is_memory_url(self.database_url)
 
     @property
     def loopback_only(self) -> bool:
@@ -78,6 +95,10 @@ class Settings:
         "max_body_bytes": "ECSRAM_MAX_BODY_BYTES",
         "max_header_bytes": "ECSRAM_MAX_HEADER_BYTES",
         "metadata_listeners": "ECSRAM_METADATA_LISTENERS",
+        "seed_file": "ECSRAM_SEED",
+        "log_level": "ECSRAM_LOG_LEVEL",
+        "log_format": "ECSRAM_LOG_FORMAT",
+        "log_file": "ECSRAM_LOG_FILE",
     }
 
     @classmethod

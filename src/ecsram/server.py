@@ -14,7 +14,7 @@ import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
-from ecsram.bootstrap import Bootstrap, StartupRefused, prepare_store
+from ecsram.bootstrap import Bootstrap, StartupRefused, prepare_store, seed_store
 from ecsram.config import (
     DEFAULT_ROOT_ACCESS_KEY_ID,
     DEFAULT_ROOT_ACCESS_KEY_SECRET,
@@ -37,6 +37,11 @@ class SingleProcessServer(uvicorn.Server):
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def _root_keys(database: Database) -> list[tuple[str, str, str]]:
+    with database.transaction(write=False) as tx:
+        return accounts.root_keys(tx)
 
 
 def check_safe_to_serve(settings: Settings, bootstrap: Bootstrap) -> None:
@@ -108,15 +113,27 @@ def banner(settings: Settings, sock: socket.socket, bootstrap: Bootstrap) -> str
 
 
 def serve(settings: Settings) -> None:
+    if settings.in_memory and settings.workers > 1:
+        raise StartupRefused(
+            f"an in-memory database ({describe_url(settings.database_url)}) lives inside one process, so it "
+            "cannot be shared by several workers: use --workers 1, or a file (sqlite:///PATH) or PostgreSQL"
+        )
     database = Database(settings.database_url)
     try:
         bootstrap = prepare_store(database)
+        # Applied here so that a bad seed stops the start with its message; an in-memory store is
+        # a new one in the worker, which seeds it again (app.py).
+        seeded = seed_store(database, settings.seed_file) if settings.seed_file else None
+        if seeded is not None:
+            bootstrap = Bootstrap(bootstrap.created_account, _root_keys(database))
     finally:
         database.close()
     check_safe_to_serve(settings, bootstrap)
     sock = bind(settings.host, settings.port)
     settings, metadata_sockets = bind_metadata_listeners(settings)
     os.environ.update(settings.to_env())
+    if seeded is not None:
+        print(f"seeded from {settings.seed_file}: {seeded}", flush=True)
     print(banner(settings, sock, bootstrap), flush=True)
 
     config = uvicorn.Config(
@@ -125,8 +142,9 @@ def serve(settings: Settings) -> None:
         loop="uvloop",
         http="httptools",
         lifespan="on",
-        access_log=False,
-        log_level="warning",
+        access_log=False,  # ecsram writes its own request log (requestlog.py)
+        log_level=settings.log_level,
+        log_config=None,  # the workers send uvicorn's messages where ecsram's go (RequestLog.configure_logging)
         server_header=False,
         date_header=False,
         # acs:SourceIp is the TCP peer: X-Forwarded-For from a local client must not forge it.

@@ -45,6 +45,9 @@ class Response:
     content_type: bytes
     request_id: str = ""
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    # For the request log (app.py): the error code, and the call answered (its principal, action).
+    error_code: str = ""
+    call: Any = None
 
     def asgi_headers(self) -> list[tuple[bytes, bytes]]:
         headers = [
@@ -104,5 +107,5 @@ def error(request_id: str, err: ApiError, *, product: str | None, xml: bool) -> 
     if err.access_denied_detail is not None:
         document["AccessDeniedDetail"] = err.access_denied_detail
     if xml:
-        return Response(err.status, to_xml("Error", document), XML_CONTENT_TYPE, request_id)
-    return Response(err.status, orjson.dumps(document), JSON_CONTENT_TYPE, request_id)
+        return Response(err.status, to_xml("Error", document), XML_CONTENT_TYPE, request_id, error_code=err.code)
+    return Response(err.status, orjson.dumps(document), JSON_CONTENT_TYPE, request_id, error_code=err.code)
