@@ -144,13 +144,15 @@ def test_beyond_loopback_the_endpoints_refuse_and_change_nothing(database_factor
     async def scenario() -> list[httpx.Response]:
         far = httpx.ASGITransport(app=app, client=("192.0.2.10", 40000))
         near = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-        async with httpx.AsyncClient(transport=far, base_url="http://ecsram") as remote:
-            async with httpx.AsyncClient(transport=near, base_url="http://ecsram") as local:
-                return [
-                    await remote.post("/_ecsram/reset"),
-                    await remote.get("/_ecsram/state"),
-                    await local.get("/_ecsram/state"),
-                ]
+        async with (
+            httpx.AsyncClient(transport=far, base_url="http://ecsram") as remote,
+            httpx.AsyncClient(transport=near, base_url="http://ecsram") as local,
+        ):
+            return [
+                await remote.post("/_ecsram/reset"),
+                await remote.get("/_ecsram/state"),
+                await local.get("/_ecsram/state"),
+            ]
 
     from ecsram.bootstrap import prepare_store
     from ecsram.store.database import Database

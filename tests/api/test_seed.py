@@ -92,7 +92,9 @@ def test_reset_restores_the_seeded_world(server_factory: Callable[..., ServerPro
         for kind in ("roles", "users", "groups", "instances"):
             # IDs are new; names, bindings and attachments are as seeded.
             def names(items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-                return [tuple(v for k, v in sorted(i.items()) if not k.endswith("Id") or k == "instanceId") for i in items]
+                return [
+                    tuple(v for k, v in sorted(i.items()) if not k.endswith("Id") or k == "instanceId") for i in items
+                ]
 
             assert names(after[kind]) == names(before[kind]), kind
     assert bindings(deployer, ["i-seedweb01"]) == {"i-seedweb01": "app-role"}
