@@ -31,9 +31,15 @@ from ecsram.config import LOG_LEVELS as LEVELS
 _NEEDS_QUOTING = frozenset(' "\\\n\r\t')
 
 
+_second: list[Any] = [-1, ""]  # the last whole second formatted, and its text
+
+
 def _timestamp(epoch: float) -> str:
+    """``2026-11-30T10:38:53.439Z``; the date and time are formatted once per second."""
     whole = int(epoch)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{int((epoch - whole) * 1000):03d}Z"
+    if whole != _second[0]:
+        _second[0], _second[1] = whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    return f"{_second[1]}.{int((epoch - whole) * 1000):03d}Z"
 
 
 def _field(value: str | None) -> str:
