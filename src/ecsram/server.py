@@ -22,6 +22,7 @@ from ecsram.config import (
     is_loopback,
     parse_metadata_listener,
 )
+from ecsram.requestlog import RequestLog
 from ecsram.store import accounts
 from ecsram.store.database import Database, describe_url
 
@@ -132,6 +133,8 @@ def serve(settings: Settings) -> None:
     sock = bind(settings.host, settings.port)
     settings, metadata_sockets = bind_metadata_listeners(settings)
     os.environ.update(settings.to_env())
+    # The server's own messages (and, with one worker, the worker's) go where the request log goes.
+    RequestLog(level=settings.log_level, log_format=settings.log_format, log_file=settings.log_file).configure_logging()
     if seeded is not None:
         print(f"seeded from {settings.seed_file}: {seeded}", flush=True)
     print(banner(settings, sock, bootstrap), flush=True)
