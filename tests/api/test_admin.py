@@ -228,3 +228,25 @@ def test_cli_bad_input_is_a_clear_error(server: ServerProcess, sdk: Sdk, args: l
     result = ecsram(*args, "--database", server.database_url)
     assert result.returncode != 0 and fragment in result.stderr, result.stderr
     assert _role_exists(sdk, made["role"])
+
+
+def test_reset_of_everything_sets_the_test_clock_back(server_factory: Callable[..., ServerProcess]) -> None:
+    from ecsram.store import settings as stored_settings
+    from ecsram.store.database import Database
+
+    server = server_factory(test_clock=True)
+    server.advance_clock(3600)
+
+    def offset() -> str | None:
+        database = Database(server.database_url)
+        try:
+            with database.transaction(write=False) as tx:
+                return stored_settings.get(tx, stored_settings.CLOCK_OFFSET)
+        finally:
+            database.close()
+
+    assert offset() is not None and float(offset() or 0) == 3600
+    admin(server, "POST", f"/_ecsram/reset?account={DEFAULT_ACCOUNT_ID}")
+    assert float(offset() or 0) == 3600  # one account's reset leaves the shared clock alone
+    status, _body = admin(server, "POST", "/_ecsram/reset")
+    assert status == 200 and offset() is None

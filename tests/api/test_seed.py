@@ -248,6 +248,14 @@ MALFORMED = [
         """,
         "5: accounts[0].roles[0].max_session_duration: expected a number of seconds",
     ),
+    (
+        """
+        accounts:
+          - id: "1000000000000001"
+          - id: 42
+        """,
+        "3: accounts[1].id: '42' is not an account ID",
+    ),
     ("accounts: [\n  {id: 1\n", "not valid YAML or JSON"),
     ("", "the file is empty"),
     ("- just\n- a list\n", "1: (top level): expected a mapping with accounts"),

@@ -19,6 +19,7 @@ import yaml
 
 Path_ = tuple[str | int, ...]
 
+_ACCOUNT_ID = re.compile(r"[0-9]{16}")
 _INSTANCE_ID = re.compile(r"i-[a-z0-9][a-z0-9\-]{0,29}")
 _POLICY_TYPES = ("System", "Custom")
 _STATUSES = ("Running", "Stopped")
@@ -317,6 +318,8 @@ def _account(reader: _Reader, raw: Any, path: Path_) -> AccountDecl:
     fields_ = ("id", "root_keys", "policies", "roles", "groups", "users", "instances")
     item = reader.mapping(raw, path, fields_, ("id",))
     account_id = reader.text(item["id"], (*path, "id"))
+    if not _ACCOUNT_ID.fullmatch(account_id):
+        raise reader.located.error((*path, "id"), f"{account_id!r} is not an account ID (16 digits; quote it)")
     root_keys = tuple(
         reader.key(key, (*path, "root_keys", i))
         for i, key in enumerate(reader.items(item.get("root_keys"), (*path, "root_keys")))
