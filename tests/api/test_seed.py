@@ -287,3 +287,22 @@ def test_serve_refuses_to_start_with_a_bad_seed(database_factory: Callable[[], s
 def test_a_missing_seed_file_is_a_clear_error(server: ServerProcess, tmp_path: Path) -> None:
     result = ecsram("seed", str(tmp_path / "absent.yaml"), "--database", server.database_url)
     assert result.returncode == 1 and "cannot read the seed file" in result.stderr, result.stderr
+
+
+def test_a_seeded_instance_gets_its_role_narrowed_by_the_attach_policy(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    from tests.support.metadata import CREDENTIALS, Metadata
+
+    server = server_factory(extra_args=("--seed", str(EXAMPLE)))
+    on_instance = Metadata(server.endpoint, "i-seedweb01")
+    assert on_instance.get(CREDENTIALS).text == "app-role"
+    issued = json.loads(on_instance.get(CREDENTIALS + "app-role").body)
+    session = _root(server).with_credentials(issued["AccessKeyId"], issued["AccessKeySecret"], issued["SecurityToken"])
+    # The role allows ECS reads; the seeded attach Policy narrows the session to DescribeInstances.
+    described = session.raw().v1("DescribeInstances", {"RegionId": "cn-hangzhou"})
+    assert described.status == 200, described.body
+    refused = session.raw().v1("DescribeInstanceRamRole", {"RegionId": "cn-hangzhou", "RamRoleName": "app-role"})
+    assert refused.status == 403, refused.body
+    # An instance without a role gets no credentials.
+    assert Metadata(server.endpoint, "i-seedweb02").get(CREDENTIALS + "app-role").status == 404
