@@ -21,7 +21,7 @@ import logging
 import os
 import sys
 import time
-from typing import Any, TextIO
+from typing import Any
 
 import orjson
 
@@ -81,8 +81,9 @@ class RequestLog:
 
     def configure_logging(self) -> None:
         """Send ecsram's (and the server's) other log messages to the same place, in the same format."""
-        stream: TextIO = os.fdopen(os.dup(self._fd), "a", buffering=1) if self.path else sys.stderr
-        handler = logging.StreamHandler(stream)
+        handler: logging.Handler = (
+            logging.FileHandler(self.path, encoding="utf-8") if self.path else logging.StreamHandler(sys.stderr)
+        )
         if self.json:
             handler.setFormatter(_JsonFormatter())
         else:
@@ -90,6 +91,7 @@ class RequestLog:
         root = logging.getLogger()
         for existing in list(root.handlers):
             root.removeHandler(existing)
+            existing.close()
         root.addHandler(handler)
         root.setLevel(self._level.upper())
         # Migration chatter at start is not what anyone turns on INFO for.

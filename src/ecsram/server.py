@@ -134,7 +134,9 @@ def serve(settings: Settings) -> None:
     settings, metadata_sockets = bind_metadata_listeners(settings)
     os.environ.update(settings.to_env())
     # The server's own messages (and, with one worker, the worker's) go where the request log goes.
-    RequestLog(level=settings.log_level, log_format=settings.log_format, log_file=settings.log_file).configure_logging()
+    server_log = RequestLog(level=settings.log_level, log_format=settings.log_format, log_file=settings.log_file)
+    server_log.configure_logging()
+    server_log.close()
     if seeded is not None:
         print(f"seeded from {settings.seed_file}: {seeded}", flush=True)
     print(banner(settings, sock, bootstrap), flush=True)
