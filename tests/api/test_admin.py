@@ -250,3 +250,19 @@ def test_reset_of_everything_sets_the_test_clock_back(server_factory: Callable[.
     assert float(offset() or 0) == 3600  # one account's reset leaves the shared clock alone
     status, _body = admin(server, "POST", "/_ecsram/reset")
     assert status == 200 and offset() is None
+
+
+def test_cli_works_on_a_store_without_a_server(database_factory: Callable[[], str]) -> None:
+    from pathlib import Path
+
+    url = database_factory()
+    example = Path(__file__).parents[2] / "examples" / "seed.yaml"
+    assert ecsram("seed", str(example), "--database", url).returncode == 0
+    seeded = json.loads(ecsram("state", "--format", "json", "--database", url).stdout)
+    assert sum(len(account["roles"]) for account in seeded["accounts"]) == 2
+    emptied = ecsram("reset", "--forget-seed", "--database", url)
+    assert emptied.returncode == 0, emptied.stderr
+    assert "restored from seeds: nothing" in emptied.stdout
+    after = json.loads(ecsram("state", "--format", "json", "--database", url).stdout)
+    assert [a["accountId"] for a in after["accounts"]] == [a["accountId"] for a in seeded["accounts"]]
+    assert all(not a["roles"] and not a["users"] and not a["instances"] for a in after["accounts"])
