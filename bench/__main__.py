@@ -87,7 +87,12 @@ def run(args: argparse.Namespace) -> int:
         log(f"load generator: {bench.settings.generator} ({bench.settings.lanes} thread(s))")
         if {"api", "moto", "imds"} & set(options.groups):
             bench.api_group()
-        steps = {"batch": bench.batch_group, "store": bench.store_group, "profile": bench.profile_group}
+        steps = {
+            "batch": bench.batch_group,
+            "store": bench.store_group,
+            "profile": bench.profile_group,
+            "log": bench.log_group,
+        }
         for group, step in steps.items():
             if group in options.groups:
                 step()

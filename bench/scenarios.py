@@ -46,7 +46,7 @@ from bench.workloads import (
 ROLE = "BenchEcsRole"
 MOTO_PROFILE = "bench-profile"
 BOUND = 100  # instances bound to the role for the Describe and metadata scenarios
-GROUPS = ("generators", "api", "moto", "imds", "batch", "store", "profile")
+GROUPS = ("generators", "api", "moto", "imds", "batch", "store", "profile", "log")
 
 
 @dataclass
@@ -111,9 +111,11 @@ class Bench:
         self._db_counter += 1
         return f"sqlite:///{self.options.workdir}/{self._db_counter:02d}-{name}.db"
 
-    def ecsram(self, stack: contextlib.ExitStack, database_url: str, workers: int) -> servers.Server:
+    def ecsram(
+        self, stack: contextlib.ExitStack, database_url: str, workers: int, extra_args: tuple[str, ...] = ()
+    ) -> servers.Server:
         """Start ecsram; the stack stops it however the group ends."""
-        server = servers.start_ecsram(database_url, workers, self.options.source)
+        server = servers.start_ecsram(database_url, workers, self.options.source, extra_args)
         stack.callback(server.stop)
         return server
 
@@ -317,6 +319,38 @@ class Bench:
         self.cell("attach_detach", "moto", None, moto.port, cycles)
         describe = MotoDescribe("describe", host=moto.host, instance_ids=ids[-BOUND:])
         self.cell("describe_by_instance", "moto", None, moto.port, describe)
+
+    def log_group(self) -> None:
+        """attach+detach with the request log off (the default level) and on (info, to a file),
+        1 worker, interleaved round by round: what one log line per call costs."""
+        self.log("== log: attach+detach with the request log off and on")
+        first = len(self.measurements)
+        log_file = self.options.workdir / "requests.log"
+        variants = {"log_off": (), "log_on": ("--log-level", "info", "--log-file", str(log_file))}
+        with contextlib.ExitStack() as stack:
+            for name, extra in variants.items():
+                server = self.ecsram(stack, self.database_url(name), 1, extra)
+                setup = self.setup_ecsram(server, self.options.instances)
+                if setup.missing:
+                    self.pend(f"{name}_attach_detach", "; ".join(f"{k}: {v}" for k, v in setup.missing.items()))
+                    return
+                self.cell(f"{name}_attach_detach", "ecsram", 1, server.port, self.cycles(server.port, setup.cycle_ids))
+            self.runner().measure(self.measurements[first:])
+            off, on = self.measurements[first:]
+        lines = sum(1 for _ in log_file.open()) if log_file.exists() else 0
+        ratio = on.rps / off.rps if on.rps and off.rps else None
+        self.facts["request_log"] = {
+            "off_rps": off.rps,
+            "on_rps": on.rps,
+            "on_vs_off": round(ratio, 3) if ratio else None,
+            "off_p50_ms": off.p50,
+            "on_p50_ms": on.p50,
+            "off_p99_ms": off.p99,
+            "on_p99_ms": on.p99,
+            "log_lines_written": lines,
+            "clean": off.clean and on.clean,
+        }
+        self.log(f"  request log on vs off: {self.facts['request_log']}")
 
     def batch_group(self) -> None:
         """One AttachInstanceRamRole of 100 unbound instances vs single-instance ones (attach only)."""

@@ -136,9 +136,9 @@ def ecsram_command(source: Path | None) -> tuple[list[str], dict[str, str]]:
     return [str(MAIN / ".venv" / "bin" / "python"), "-m", "ecsram"], {"PYTHONPATH": str(source)}
 
 
-def start_ecsram(database_url: str, workers: int, source: Path | None = None) -> Server:
+def start_ecsram(database_url: str, workers: int, source: Path | None = None, extra_args: Sequence[str] = ()) -> Server:
     base, env = ecsram_command(source)
-    command = [*base, "serve", "--port", "0", "--database", database_url, "--workers", str(workers)]
+    command = [*base, "serve", "--port", "0", "--database", database_url, "--workers", str(workers), *extra_args]
     server = _spawn("ecsram", command, port=None, env={"ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true", **env})
     wait_ready(server, "/_ecsram/health")
     return server

@@ -11,12 +11,15 @@ import contextlib
 import logging
 import math
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 
-from ecsram import admin_accounts
+from ecsram.admin import accounts as admin_accounts
+from ecsram.admin import http as admin_http
+from ecsram.admin.operations import served_operations
 from ecsram.clock import Clock
 from ecsram.config import Settings
 from ecsram.contract import errors
@@ -29,8 +32,8 @@ from ecsram.gateway.request import http_request_from_scope
 from ecsram.iam.tokens import TokenAuthority
 from ecsram.imds.http import is_metadata_request, metadata_request, to_response
 from ecsram.imds.service import MetadataService
+from ecsram.requestlog import RequestLog
 from ecsram.responses import JSON_CONTENT_TYPE, Response
-from ecsram.services import all_operations
 from ecsram.store import settings as stored_settings
 from ecsram.store.database import Database, DatabaseUnusable, is_in_memory
 
@@ -202,7 +205,7 @@ class EcsramApp:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.clock = Clock(adjustable=settings.test_clock)
-        self.registry = Registry(all_operations())
+        self.registry = Registry(served_operations())
         self.pinned_instances = settings.pinned_metadata_instances()
         self.database: Database | None = None
         self.gateway: Gateway | None = None
@@ -210,11 +213,23 @@ class EcsramApp:
         self.metadata: MetadataService | None = None
         self.large_bodies = LargeBodies(max(1, LARGE_BODIES_BUDGET // max(1, settings.max_body_bytes)))
         self.probe = StoreProbe(settings.database_url)
+        self.request_log = RequestLog(
+            level=settings.log_level, log_format=settings.log_format, log_file=settings.log_file
+        )
 
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.request_log.configure_logging()
         self.database = Database(self.settings.database_url)
+        if self.database.memory:
+            # An in-memory store exists only in this process: prepare (and seed) it here, not
+            # in the parent that checked the settings (see server.py).
+            from ecsram.bootstrap import prepare_store, seed_store
+
+            prepare_store(self.database)
+            if self.settings.seed_file:
+                seed_store(self.database, self.settings.seed_file)
         with self.database.transaction() as tx:
             tokens = TokenAuthority(stored_settings.ensure_token_secret(tx))
         if is_in_memory(self.settings.database_url):
@@ -230,6 +245,7 @@ class EcsramApp:
     def stop(self) -> None:
         if self.database is not None:
             self.database.close()
+        self.request_log.close()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -254,6 +270,7 @@ class EcsramApp:
             return
         if scope["type"] != "http":
             return
+        started = time.perf_counter()
         path = scope["path"]
         try:
             if _header_bytes(scope) > self.settings.max_header_bytes:
@@ -269,6 +286,8 @@ class EcsramApp:
             if exc.status == 503:  # refused mid-body: the rest of the body is not read
                 response.headers.append((b"connection", b"close"))
             await send_response(send, response)
+            if self.request_log.enabled:
+                self._log(response, started)
             return
 
         server = scope.get("server")
@@ -282,6 +301,8 @@ class EcsramApp:
             assert self.committer is not None
             response = await self.committer.submit(http_request_from_scope(scope, body))
             await send_response(send, response)
+            if self.request_log.enabled:
+                self._log(response, started)
         elif path == HEALTH_PATH:
             await send_response(send, await self._health())
         elif path == READY_PATH:
@@ -290,11 +311,39 @@ class EcsramApp:
             await send_response(send, self._clock(scope, body))
         elif path == admin_accounts.ACCOUNTS_PATH:
             await send_response(send, self._accounts(scope))
+        elif path in admin_http.PATHS:
+            assert self.database is not None
+            response = admin_http.handle(self.database, self.clock, scope, path)
+            response.request_id = render.new_request_id()
+            await send_response(send, response)
+            if self.request_log.enabled:
+                self.request_log.write(
+                    request_id=response.request_id,
+                    account=None,
+                    principal=None,
+                    action=f"{scope['method'][:16]} {path}",
+                    status=response.status,
+                    error_code=response.error_code,
+                    started=started,
+                )
         else:
             err = ApiError(
                 "InvalidAction.NotFound", 404, f"Specified path {path[:128]} is not found; the API is served at /."
             )
             await send_response(send, render.error(render.new_request_id(), err, product=None, xml=False))
+
+    def _log(self, response: Response, started: float) -> None:
+        call = response.call
+        principal = call.caller_if_known if call is not None else None
+        self.request_log.write(
+            request_id=response.request_id,
+            account=principal.account_id if principal is not None else None,
+            principal=principal.arn if principal is not None else None,
+            action=call.action if call is not None else None,
+            status=response.status,
+            error_code=response.error_code,
+            started=started,
+        )
 
     def _accounts(self, scope: Scope) -> Response:
         assert self.database is not None

@@ -51,3 +51,14 @@ def prepare_store(database: Database) -> Bootstrap:
                 raise StartupRefused(f"cannot create the first account: {exc}") from exc
         keys = accounts.root_keys(tx)
     return Bootstrap(keys)
+
+
+def seed_store(database: Database, seed_file: str) -> str:
+    """Apply a seed file in one transaction; a summary of what changed. SeedError if it cannot
+    be applied (the store is then unchanged)."""
+    from ecsram.admin import seed, seedfile
+
+    declared = seedfile.read_file(seed_file)
+    with database.transaction() as tx:
+        outcome = seed.apply(tx, declared, time.time())
+    return outcome.summary()

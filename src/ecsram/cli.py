@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import click
 
 from ecsram import __version__
-from ecsram.config import DEFAULT_HOST, DEFAULT_PORT, MAX_CONNECTIONS, REQUEST_TIMEOUT_SECONDS, Settings
+from ecsram.admin.seedfile import SeedError
+from ecsram.config import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    MAX_CONNECTIONS,
+    REQUEST_TIMEOUT_SECONDS,
+    Settings,
+)
 from ecsram.store import accounts
-from ecsram.store.database import Database, DatabaseUnavailable, DatabaseUnusable, describe_url
+from ecsram.store.database import Database, DatabaseUnavailable, DatabaseUnusable, describe_url, is_in_memory
 
 database_option = click.option(
     "--database",
@@ -151,6 +161,41 @@ def _listener_list(ctx: click.Context, param: click.Parameter, values: tuple[str
     show_envvar=True,
     help="Open connections per worker process; requests beyond it are answered 503 at once.",
 )
+@click.option(
+    "--seed",
+    "seed_file",
+    default="",
+    envvar="ECSRAM_SEED",
+    show_envvar=True,
+    type=click.Path(dir_okay=False),
+    help="Apply this seed file (YAML or JSON) at start; idempotent, and a reset restores it.",
+)
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    envvar="ECSRAM_LOG_LEVEL",
+    show_envvar=True,
+    type=click.Choice(LOG_LEVELS),
+    help="info (or debug) adds one line per API call to the log.",
+)
+@click.option(
+    "--log-format",
+    default="text",
+    show_default=True,
+    envvar="ECSRAM_LOG_FORMAT",
+    show_envvar=True,
+    type=click.Choice(LOG_FORMATS),
+    help="text: space-separated fields; json: one JSON object per line.",
+)
+@click.option(
+    "--log-file",
+    default="",
+    envvar="ECSRAM_LOG_FILE",
+    show_envvar=True,
+    type=click.Path(dir_okay=False),
+    help="Append the log to this file (default: standard error).",
+)
 def serve(
     host: str,
     port: int,
@@ -164,6 +209,10 @@ def serve(
     tls_key: str,
     request_timeout: float,
     max_connections: int,
+    seed_file: str,
+    log_level: str,
+    log_format: str,
+    log_file: str,
 ) -> None:
     """Run the API server (ECS, RAM, STS on one endpoint) and the instance metadata service."""
     from ecsram.bootstrap import StartupRefused
@@ -192,11 +241,17 @@ def serve(
         tls_key=tls_key,
         request_timeout=request_timeout,
         max_connections=max_connections,
+        seed_file=str(Path(seed_file).resolve()) if seed_file else "",
+        log_level=log_level,
+        log_format=log_format,
+        log_file=str(Path(log_file).resolve()) if log_file else "",
     )
     try:
         run_server(settings)
     except (StartupRefused, TlsSetupError, DatabaseUnusable) as exc:
         raise click.ClickException(str(exc)) from None
+    except SeedError as exc:
+        raise click.ClickException(f"seed not applied: {exc}") from None
     except DatabaseUnavailable as exc:
         raise click.ClickException(f"database unavailable: {exc}") from None
     except OSError as exc:  # listening errors are StartupRefused; this is the file system's
@@ -296,3 +351,106 @@ def tls_ca_path(tls_dir: str) -> None:
         click.echo(ensure_ca(resolve_tls_dir(tls_dir)))
     except TlsSetupError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+# --- reset, state, seed: on the store directly ------------------------------------------------
+
+
+def _open_store(database_url: str) -> Database:
+    """The store at URL, migrated and with its first account (as a server would prepare it)."""
+    from ecsram.bootstrap import StartupRefused, prepare_store
+
+    url = _settings(database_url=database_url).database_url
+    if is_in_memory(url):
+        raise click.UsageError(
+            "an in-memory database exists only inside the server that holds it: "
+            "use that server's POST /_ecsram/reset and GET /_ecsram/state instead",
+            ctx=click.get_current_context(),
+        )
+    database = Database(url)
+    try:
+        prepare_store(database)
+    except (DatabaseUnavailable, StartupRefused) as exc:
+        database.close()
+        raise click.ClickException(str(exc)) from None
+    return database
+
+
+account_filter = click.option(
+    "--account", "account_id", default=None, metavar="ID", help="Only this account (16 digits); default: every account."
+)
+
+
+@main.command()
+@account_filter
+@click.option("--forget-seed", is_flag=True, help="Also stop restoring seeded resources (now and on later resets).")
+@database_option
+def reset(account_id: str | None, forget_seed: bool, database_url: str) -> None:
+    """Delete every resource (users, groups, policies, roles, instances) of every account, or of one.
+
+    Accounts and their root AccessKeys remain, and what seed files declared is restored. Works
+    with or without a running server (it changes the store directly)."""
+    from ecsram.admin import world
+    from ecsram.store.accounts import ACCOUNT_ID
+
+    if account_id is not None and not ACCOUNT_ID.fullmatch(account_id):
+        raise click.BadParameter(f"{account_id!r} is not an account ID (16 digits)", param_hint="--account")
+    database = _open_store(database_url)
+    try:
+        with database.transaction() as tx:
+            result = world.reset(tx, time.time(), account_id, forget_seed=forget_seed)
+    except world.UnknownAccount as exc:
+        raise click.ClickException(f"{exc} in {describe_url(database.url)}; nothing was changed") from None
+    except (DatabaseUnavailable, SeedError) as exc:
+        raise click.ClickException(f"reset undone: {exc}") from None
+    finally:
+        database.close()
+    restored = result["seedRestored"]
+    summary = ", ".join(f"{what}: {count}" for what, count in sorted(restored.items())) or "nothing"
+    click.echo(f"reset {len(result['accounts'])} account(s): {', '.join(result['accounts'])}")
+    click.echo(f"restored from seeds: {summary}")
+
+
+@main.command()
+@account_filter
+@click.option("--format", "output", type=click.Choice(("table", "json")), default="table", show_default=True)
+@database_option
+def state(account_id: str | None, output: str, database_url: str) -> None:
+    """Show the stored world: accounts, users, groups, policies, roles, instances (never secrets)."""
+    import orjson
+
+    from ecsram.admin import world
+
+    database = _open_store(database_url)
+    try:
+        with database.transaction(write=False) as tx:
+            document = world.state(tx, account_id)
+    except world.UnknownAccount as exc:
+        raise click.ClickException(f"{exc} in {describe_url(database.url)}") from None
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        database.close()
+    if output == "json":
+        click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(world.format_table(document))
+
+
+@main.command()
+@click.argument("seed_file", type=click.Path(dir_okay=False))
+@database_option
+def seed(seed_file: str, database_url: str) -> None:
+    """Apply a seed file (YAML or JSON) to the store: idempotent; all of it or, on error, none."""
+    from ecsram.bootstrap import seed_store
+
+    database = _open_store(database_url)
+    try:
+        summary = seed_store(database, seed_file)
+    except SeedError as exc:
+        raise click.ClickException(f"seed not applied: {exc}") from None
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        database.close()
+    click.echo(f"seeded {describe_url(database.url)} from {seed_file}: {summary}")

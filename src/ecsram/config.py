@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from platformdirs import user_data_dir
 
-from ecsram.store.database import normalise_url
+from ecsram.store.database import is_in_memory, normalise_url
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8877
@@ -26,6 +26,9 @@ DEFAULT_PORT = 8877
 DEFAULT_ACCOUNT_ID = "1000000000000001"
 DEFAULT_ROOT_ACCESS_KEY_ID = "LTAI5tEcsramDefaultRoot1"
 DEFAULT_ROOT_ACCESS_KEY_SECRET = "EcsramDefaultRootSecretNotSafe"
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_HEADER_BYTES = 64 * 1024
@@ -87,9 +90,23 @@ class Settings:
     tls_key: str = ""
     request_timeout: float = REQUEST_TIMEOUT_SECONDS
     max_connections: int = MAX_CONNECTIONS
+    # A seed file applied at start (see docs/testing.md), and the log: level, text/json, file.
+    seed_file: str = ""
+    log_level: str = "warning"
+    log_format: str = "text"
+    log_file: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", normalise_url(self.database_url or default_database_url()))
+        if self.log_level not in LOG_LEVELS:
+            raise ValueError(f"log level {self.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+        if self.log_format not in LOG_FORMATS:
+            raise ValueError(f"log format {self.log_format!r} is not one of {', '.join(LOG_FORMATS)}")
+
+    @property
+    def in_memory(self) -> bool:
+        """The database lives inside the one server process (``sqlite://``)."""
+        return is_in_memory(self.database_url)
 
     @property
     def loopback_only(self) -> bool:
@@ -119,6 +136,10 @@ class Settings:
         "tls_key": "ECSRAM_TLS_KEY",
         "request_timeout": "ECSRAM_REQUEST_TIMEOUT",
         "max_connections": "ECSRAM_MAX_CONNECTIONS",
+        "seed_file": "ECSRAM_SEED",
+        "log_level": "ECSRAM_LOG_LEVEL",
+        "log_format": "ECSRAM_LOG_FORMAT",
+        "log_file": "ECSRAM_LOG_FILE",
     }
 
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 JSON_CONTENT_TYPE = b"application/json;charset=utf-8"
 # The Tea SDKs parse an XML error only when the content type is exactly this.
@@ -17,6 +18,9 @@ class Response:
     content_type: bytes
     request_id: str = ""
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    # For the request log (app.py): the error code, and the call answered (its principal, action).
+    error_code: str = ""
+    call: Any = None
 
     def asgi_headers(self) -> list[tuple[bytes, bytes]]:
         headers = [

@@ -18,7 +18,7 @@ import uvloop
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
-from ecsram.bootstrap import Bootstrap, StartupRefused, prepare_store
+from ecsram.bootstrap import Bootstrap, StartupRefused, prepare_store, seed_store
 from ecsram.config import (
     DEFAULT_ROOT_ACCESS_KEY_ID,
     DEFAULT_ROOT_ACCESS_KEY_SECRET,
@@ -26,6 +26,7 @@ from ecsram.config import (
     is_loopback,
     parse_metadata_listener,
 )
+from ecsram.requestlog import RequestLog
 from ecsram.store import accounts
 from ecsram.store.database import Database, describe_url
 from ecsram.tls import ServerFiles, ensure_server_files, server_context, tls_dir
@@ -81,6 +82,11 @@ def prepare_tls(settings: Settings) -> tuple[Settings, ServerFiles | None]:
         files = ensure_server_files(tls_dir(settings.tls_dir))
     server_context(files.cert, files.key)
     return replace(settings, tls_cert=str(files.cert), tls_key=str(files.key)), files
+
+
+def _root_keys(database: Database) -> list[tuple[str, str, str]]:
+    with database.transaction(write=False) as tx:
+        return accounts.root_keys(tx)
 
 
 def check_safe_to_serve(settings: Settings, bootstrap: Bootstrap) -> None:
@@ -162,9 +168,19 @@ def banner(settings: Settings, sock: socket.socket, bootstrap: Bootstrap, tls: S
 
 
 def serve(settings: Settings) -> None:
+    if settings.in_memory and settings.workers > 1:
+        raise StartupRefused(
+            f"an in-memory database ({describe_url(settings.database_url)}) lives inside one process, so it "
+            "cannot be shared by several workers: use --workers 1, or a file (sqlite:///PATH) or PostgreSQL"
+        )
     database = Database(settings.database_url, create_directory=settings.uses_default_database)
     try:
         bootstrap = prepare_store(database)
+        # Applied here so that a bad seed stops the start with its message; an in-memory store is
+        # a new one in the worker, which seeds it again (app.py).
+        seeded = seed_store(database, settings.seed_file) if settings.seed_file else None
+        if seeded is not None:
+            bootstrap = Bootstrap(_root_keys(database))
     finally:
         database.close()
     check_safe_to_serve(settings, bootstrap)
@@ -175,10 +191,21 @@ def serve(settings: Settings) -> None:
         # Listeners are told apart by port (see ListenerAwareLoop): the API would lose its TLS.
         raise StartupRefused("with --tls, a --metadata-listen listener cannot share the API's port number")
     os.environ.update(settings.to_env())
+    # The server's own messages (and, with one worker, the worker's) go where the request log goes.
+    server_log = RequestLog(level=settings.log_level, log_format=settings.log_format, log_file=settings.log_file)
+    server_log.configure_logging()
+    server_log.close()
+    if seeded is not None:
+        print(f"seeded from {settings.seed_file}: {seeded}", flush=True)
     print(banner(settings, sock, bootstrap, tls), flush=True)
 
-    # httptools with a deadline for each request and a connection limit (see transport.py).
-    options: dict[str, Any] = {"http": "ecsram.transport:DeadlineHttpToolsProtocol"}
+    # httptools with a deadline for each request and a connection limit (see transport.py);
+    # ecsram writes its own request log (requestlog.py), and uvicorn's messages go where it goes.
+    options: dict[str, Any] = {
+        "http": "ecsram.transport:DeadlineHttpToolsProtocol",
+        "log_level": settings.log_level,
+        "log_config": None,
+    }
     if tls:
         options.update(ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key)
         options["loop"] = "ecsram.server:listener_aware_loop"  # plain HTTP on metadata listeners

@@ -12,15 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ecsram.services import all_operations
+from ecsram.admin.operations import served_operations
 from tests.conftest import Sdk
 from tests.support.raw import RawResponse
 
-ACTIONS = sorted({(op.action, op.version) for op in all_operations()})
+ACTIONS = sorted({(op.action, op.version) for op in served_operations()})
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 # Every parameter name any operation declares, so that each one meets hostile values.
-PARAMETER_NAMES = sorted({param.name for op in all_operations() for param in op.params.params} | {"Format"})
+PARAMETER_NAMES = sorted({param.name for op in served_operations() for param in op.params.params} | {"Format"})
 names = st.one_of(st.sampled_from(PARAMETER_NAMES), st.text(min_size=1, max_size=30))
 values = st.one_of(
     st.text(max_size=200),
@@ -183,7 +183,7 @@ PLAUSIBLE = {
 @pytest.mark.parametrize(("action", "version"), ACTIONS, ids=[a for a, _ in ACTIONS])
 def test_each_parameter_with_hostile_values(sdk: Sdk, action: str, version: str) -> None:
     """One parameter at a time gets each hostile value, the others plausible ones: never a 5xx."""
-    operation = next(op for op in all_operations() if (op.action, op.version) == (action, version))
+    operation = next(op for op in served_operations() if (op.action, op.version) == (action, version))
     names = [param.name for param in operation.params.params]
     baseline = {name: PLAUSIBLE.get(name, "plausible-value") for name in names}
     client = sdk.raw()

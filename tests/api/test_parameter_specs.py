@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from ecsram.admin.operations import served_operations
 from ecsram.contract.catalogue.params import FlatList, Integer
 from ecsram.contract.errors import ApiError
 from ecsram.contract.operation import Operation
-from ecsram.services import all_operations
 from tests.conftest import Sdk
 
-OPERATIONS = sorted(all_operations(), key=lambda op: (op.version, op.action))
+OPERATIONS = sorted(served_operations(), key=lambda op: (op.version, op.action))
 REQUIRED = [(op, param.name) for op in OPERATIONS for param in op.params.params if param.required]
 INTEGERS = [(op, param) for op in OPERATIONS for param in op.params.params if isinstance(param, Integer)]
 

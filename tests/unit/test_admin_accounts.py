@@ -6,7 +6,7 @@ from pathlib import Path
 
 import orjson
 
-from ecsram.admin_accounts import create_account
+from ecsram.admin.accounts import create_account
 from ecsram.clock import Clock
 from ecsram.config import Settings
 from ecsram.store import accounts

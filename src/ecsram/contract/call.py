@@ -76,6 +76,11 @@ class Call:
         return self._store
 
     @property
+    def caller_if_known(self) -> Principal | None:
+        """The caller, or None before (or without) authentication: for the wire's request log."""
+        return self._caller
+
+    @property
     def caller(self) -> Principal:
         assert self._caller is not None, "authentication runs before any handler"
         return self._caller

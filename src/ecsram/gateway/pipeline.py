@@ -109,7 +109,10 @@ class Gateway:
                 results = [errors.internal_error()] * len(ready)
             for index, result in zip(ready, results, strict=True):
                 outcomes[index] = result
-        return [self._render(call, outcome) for call, outcome in zip(calls, outcomes, strict=True)]
+        responses = [self._render(call, outcome) for call, outcome in zip(calls, outcomes, strict=True)]
+        for call, response in zip(calls, responses, strict=True):
+            response.call = call  # for the request log
+        return responses
 
     @staticmethod
     def _render(call: Call, outcome: dict[str, Any] | ApiError) -> Response:

@@ -80,5 +80,5 @@ def error(request_id: str, err: ApiError, *, product: str | None, xml: bool) -> 
     if err.access_denied_detail is not None:
         document["AccessDeniedDetail"] = err.access_denied_detail
     if xml:
-        return Response(err.status, to_xml("Error", document), XML_CONTENT_TYPE, request_id)
-    return Response(err.status, orjson.dumps(document), JSON_CONTENT_TYPE, request_id)
+        return Response(err.status, to_xml("Error", document), XML_CONTENT_TYPE, request_id, error_code=err.code)
+    return Response(err.status, orjson.dumps(document), JSON_CONTENT_TYPE, request_id, error_code=err.code)

@@ -109,6 +109,14 @@ def insert_access_key(tx: Tx, key: AccessKey, now: float) -> None:
     )
 
 
+def check_key_format(access_key_id: str, access_key_secret: str) -> None:
+    """AccountConflict unless the pair is a well-formed long-term AccessKey."""
+    if not ACCESS_KEY_ID.fullmatch(access_key_id) or access_key_id.upper().startswith("STS"):
+        raise AccountConflict("an AccessKeyId is 16 to 64 letters and digits and does not start with STS")
+    if not ACCESS_KEY_SECRET.fullmatch(access_key_secret):
+        raise AccountConflict("an AccessKeySecret is 16 to 128 letters and digits")
+
+
 def create_account(
     tx: Tx,
     now: float,
@@ -123,10 +131,7 @@ def create_account(
     access_key_secret = access_key_secret or new_access_key_secret()
     if not ACCOUNT_ID.fullmatch(account_id):
         raise AccountConflict(f"account ID {account_id!r} is not 16 digits")
-    if not ACCESS_KEY_ID.fullmatch(access_key_id) or access_key_id.upper().startswith("STS"):
-        raise AccountConflict("an AccessKeyId is 16 to 64 letters and digits and does not start with STS")
-    if not ACCESS_KEY_SECRET.fullmatch(access_key_secret):
-        raise AccountConflict("an AccessKeySecret is 16 to 128 letters and digits")
+    check_key_format(access_key_id, access_key_secret)
     if tx.one(_ACCOUNT_EXISTS, {"account_id": account_id}) is not None:
         raise AccountConflict(f"account {account_id} exists already")
     if find_access_key(tx, access_key_id) is not None:

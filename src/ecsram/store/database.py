@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from ecsram.store.sql import DbapiConnection, Tx
 
@@ -191,12 +191,20 @@ class Database:
         self.url = normalise_url(url)
         sa_url = make_url(self.url)
         self._writer_lock: WriterLock | None = None
+        self.memory = False
         if sa_url.get_backend_name() == "sqlite":
             path = sqlite_file(self.url)
-            if path is not None:
+            self.memory = path is None
+            if path is None:
+                # An in-memory database exists once per connection: every user of this Database
+                # (migrations, requests) must share the one connection, which StaticPool keeps.
+                self.engine: Engine = create_engine(
+                    self.url, poolclass=StaticPool, paramstyle="named", connect_args={"check_same_thread": False}
+                )
+            else:
                 check_sqlite_location(path, create_directory=create_directory)
                 self._writer_lock = WriterLock(Path(f"{path}.writer-lock"))
-            self.engine: Engine = create_engine(self.url, poolclass=NullPool, paramstyle="named")
+                self.engine = create_engine(self.url, poolclass=NullPool, paramstyle="named")
             event.listen(self.engine, "connect", _configure_sqlite)
             self._begin_write = "BEGIN IMMEDIATE"
             self._unavailable: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)

@@ -130,13 +130,15 @@ def _fingerprint(args: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(significant)).hexdigest()
 
 
-def _build(call: Call, count: int, status: str, role_name: str | None, now: str) -> list[Instance]:
+def _build(
+    call: Call, count: int, status: str, role_name: str | None, now: str, ids: Sequence[str] | None
+) -> list[Instance]:
     args = call.args
     vswitch = args["VSwitchId"]
     network_type = VPC if vswitch else CLASSIC
     built = []
-    for _ in range(count):
-        instance_id = new_instance_id()
+    for index in range(count):
+        instance_id = ids[index] if ids else new_instance_id()
         built.append(
             Instance(
                 instance_id=instance_id,
@@ -164,8 +166,11 @@ def _build(call: Call, count: int, status: str, role_name: str | None, now: str)
     return built
 
 
-def create_instances(call: Call, action: str, count: int, status: str) -> list[str]:
-    """The shared body of RunInstances and CreateInstance: role checks, idempotency, insert."""
+def create_instances(
+    call: Call, action: str, count: int, status: str, instance_ids: Sequence[str] | None = None
+) -> list[str]:
+    """The shared body of RunInstances and CreateInstance: role checks, idempotency, insert.
+    ``instance_ids`` (one per instance) are for seed files, which name their instances."""
     args = call.args
     role_name = None
     if args["RamRoleName"]:
@@ -190,7 +195,7 @@ def create_instances(call: Call, action: str, count: int, status: str) -> list[s
                 )
             ids: list[str] = orjson.loads(result)
             return ids
-    created = _build(call, count, status, role_name, now)
+    created = _build(call, count, status, role_name, now, instance_ids)
     instances.insert_many(call.store, created)
     ids = [instance.instance_id for instance in created]
     if args["Tag"]:
