@@ -31,7 +31,6 @@ from ecsram.store.times import iso
 TOKEN_TTL_HEADER = "x-aliyun-ecs-metadata-token-ttl-seconds"
 TOKEN_HEADER = "x-aliyun-ecs-metadata-token"
 MAX_TOKEN_TTL = 21600
-CREDENTIALS_PATH = "/latest/meta-data/ram/security-credentials/"
 REFRESH_WINDOW_SECONDS = 3600
 CREDENTIALS_LIFETIME_SECONDS = 6 * 3600
 _RUNNING = "Running"
@@ -91,11 +90,12 @@ def _tree(instance: Instance) -> dict[str, Tree | str]:
         "network-type": instance.network_type,
         "owner-account-id": instance.account_id,
         "private-ipv4": instance.private_ip,
-        "ram": {"security-credentials": {}},
         "region-id": instance.region_id,
         "serial-number": instance.serial_number,
         "zone-id": instance.zone_id,
     }
+    if instance.ram_role_name is not None:
+        meta["ram"] = {"security-credentials": {instance.ram_role_name: ""}}
     if instance.vpc_cidr is not None and instance.vswitch_cidr is not None:
         meta.update(
             {
@@ -233,7 +233,7 @@ class MetadataService:
         if item == "dynamic/instance-identity/document":
             return MetadataResponse(200, orjson.dumps(_identity_document(instance)), json=True)
         answer = _tree(instance).get(item.rstrip("/"))
-        if answer is None:
+        if answer is None or (item.endswith("/") and not isinstance(answer, dict)):
             return _text(404, "Not found.")
         if isinstance(answer, dict):
             return _text(
