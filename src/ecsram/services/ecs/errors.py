@@ -49,8 +49,9 @@ def pass_role_forbidden(action: str) -> ApiError:
 
 
 def incorrect_instance_status(action: str, reason: str) -> ApiError:
-    err = vendor.api_error("ecs", action, "IncorrectInstanceStatus")
-    return ApiError(err.code, err.status, f"{err.message} {reason}")
+    err = vendor.api_error("ecs", action, "IncorrectInstanceStatus", detail=reason)
+    # Where the vendor publishes a bare placeholder the reason is the message; else it follows it.
+    return err if err.message == reason else ApiError(err.code, err.status, f"{err.message} {reason}")
 
 
 def dry_run_passed() -> ApiError:

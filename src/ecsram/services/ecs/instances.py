@@ -8,11 +8,14 @@ CreateInstance ones ``Stopped``.
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import re
 import secrets
 import string
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -20,31 +23,28 @@ import orjson
 from ecsram.contract import paging
 from ecsram.contract.call import Call
 from ecsram.contract.catalogue import vendor
-from ecsram.contract.catalogue.params import Boolean, Checked, FlatList, Integer, JsonStringList, String
+from ecsram.contract.catalogue.params import INT32, Boolean, Checked, FlatList, Integer, JsonStringList, String
 from ecsram.contract.errors import ApiError
 from ecsram.contract.operation import Operation, operation
 from ecsram.services.ecs import errors
+from ecsram.services.ecs import instance_model as model
 from ecsram.services.ecs.arns import instance_arn
 from ecsram.services.ecs.regions import region_param
 from ecsram.services.ecs.role_checks import checked_role_for_instances
 from ecsram.store import client_tokens, instances
 from ecsram.store.instances import CLASSIC, VPC, Instance
-from ecsram.store.times import iso
+from ecsram.store.times import ISO_SECONDS, iso
 
 RUNNING, STOPPED = "Running", "Stopped"
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 _CLIENT_TOKEN = re.compile(r"[\x21-\x7e]{1,64}")
 _INSTANCE_NAME = re.compile(r"[^\s\x00-\x1f]{2,128}")
 _STATUSES = ("Pending", "Running", "Starting", "Stopping", "Stopped")
+INT32_MAX = INT32[1]
 
 
 def new_instance_id() -> str:
     return "i-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
-
-
-def _private_ip(network_type: str) -> str:
-    a, b, c = secrets.randbelow(256), secrets.randbelow(254) + 1, secrets.randbelow(16)
-    return f"172.{16 + c}.{a}.{b}" if network_type == VPC else f"10.{c}.{a}.{b}"
 
 
 def _vpc_of(vswitch_id: str) -> str:
@@ -93,6 +93,27 @@ def _hop_limit(action: str) -> Any:
     return check
 
 
+@dataclass(frozen=True, slots=True)
+class SecurityGroupList(FlatList):
+    """``SecurityGroupIds.N``: at most 16, each a well-formed ID, none repeated."""
+
+    action: str = "RunInstances"
+
+    def parse(self, raw: Any) -> Any:
+        values: list[str] = raw
+        for value in values:
+            model.security_group_check(self.action)(value)
+        if len(set(values)) != len(values):
+            raise vendor.api_error(
+                "ecs",
+                self.action,
+                "InvalidParameter.SecurityGroupIdRepeated",
+                fallback=(400, "The specified security group ids has repeated."),
+                detail="The specified SecurityGroupIds has repeated IDs.",
+            )
+        return tuple(values)
+
+
 def _creation_params(action: str) -> tuple[Any, ...]:
     return (
         region_param(),
@@ -101,8 +122,17 @@ def _creation_params(action: str) -> tuple[Any, ...]:
         String("VSwitchId", max_length=64),
         String("ZoneId", max_length=32),
         Checked("InstanceName", check=_instance_name),
-        String("Description", max_length=256),
-        String("HostName", max_length=64),
+        Checked("Description", check=model.description_check(action)),
+        Checked("HostName", check=model.host_name_check(action)),
+        Checked("Password", check=model.password_check(action)),
+        Checked("UserData", check=model.user_data_check(action)),
+        Checked("SystemDisk.Category", check=model.disk_category_check(action)),
+        Checked("SystemDisk.Size", check=model.disk_size_check(action)),
+        Checked("InstanceChargeType", default="PostPaid", check=model.charge_type_check(action)),
+        Checked("KeyPairName", check=model.key_pair_check(action)),
+        Checked("ResourceGroupId", check=model.resource_group_check(action)),
+        Checked("SecurityGroupId", check=model.security_group_check(action)),
+        SecurityGroupList("SecurityGroupIds", max_items=16, action=action),
         String("RamRoleName", max_length=64),
         Checked("ClientToken", check=_client_token),
         Checked(
@@ -128,13 +158,34 @@ def _fingerprint(args: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(significant)).hexdigest()
 
 
-def _build(call: Call, count: int, status: str, role_name: str | None, now: str) -> list[Instance]:
+def _security_groups(action: str, args: dict[str, Any]) -> list[str]:
+    single, listed = args["SecurityGroupId"], args.get("SecurityGroupIds")
+    if single and listed:
+        raise vendor.api_error(
+            "ecs",
+            action,
+            "InvalidSecurityGroupId.SingleIdAndMultiIdConflict",
+            fallback=(400, "SecurityGroupId and SecurityGroupIds cannot both be given."),
+            detail="SecurityGroupId and SecurityGroupIds cannot both be given.",
+        )
+    return [single] if single else list(listed or ())
+
+
+def _build(call: Call, action: str, count: int, status: str, role_name: str | None, now: str) -> list[Instance]:
     args = call.args
     vswitch = args["VSwitchId"]
     network_type = VPC if vswitch else CLASSIC
+    cpu, memory = model.instance_shape(action, args["InstanceType"])
+    if args["UserData"] and network_type == CLASSIC:
+        raise vendor.api_error("ecs", action, "InvalidUserData.NotSupported")
+    category, size = model.system_disk(action, args["SystemDisk.Category"], args["SystemDisk.Size"])
+    security_groups = orjson.dumps(_security_groups(action, args)).decode()
+    os_name, os_type = model.operating_system(args["ImageId"])
+    resource_group = args["ResourceGroupId"] or model.default_resource_group(call.caller.account_id)
     built = []
     for _ in range(count):
         instance_id = new_instance_id()
+        net = model.network(instance_id, vswitch)
         built.append(
             Instance(
                 instance_id=instance_id,
@@ -149,12 +200,31 @@ def _build(call: Call, count: int, status: str, role_name: str | None, now: str)
                 network_type=network_type,
                 vpc_id=_vpc_of(vswitch) if vswitch else None,
                 vswitch_id=vswitch,
-                private_ip=_private_ip(network_type),
+                private_ip=net.private_ip,
                 status=status,
                 http_endpoint=args["HttpEndpoint"],
                 http_tokens=args["HttpTokens"],
                 http_put_response_hop_limit=args["HttpPutResponseHopLimit"],
                 created_at=now,
+                started_at=now if status == RUNNING else None,
+                user_data=args["UserData"],
+                mac_address=model.mac_address(instance_id),
+                serial_number=model.serial_number(instance_id),
+                network_interface_id=model.network_interface_id(instance_id),
+                system_disk_id=model.system_disk_id(instance_id),
+                system_disk_category=category,
+                system_disk_size=size,
+                vpc_cidr=net.vpc_cidr,
+                vswitch_cidr=net.vswitch_cidr,
+                resource_group_id=resource_group,
+                key_pair_name=args["KeyPairName"],
+                security_group_ids=security_groups,
+                instance_charge_type=args["InstanceChargeType"],
+                cpu=cpu,
+                memory=memory,
+                os_name=os_name,
+                os_type=os_type,
+                password_set=args["Password"] is not None,
                 ram_role_name=role_name,
                 ram_role_attached_at=now if role_name else None,
             )
@@ -165,6 +235,9 @@ def _build(call: Call, count: int, status: str, role_name: str | None, now: str)
 def create_instances(call: Call, action: str, count: int, status: str) -> list[str]:
     """The shared body of RunInstances and CreateInstance: role checks, idempotency, insert."""
     args = call.args
+    # Checked here rather than with the parameters: a caller who may not create instances learns
+    # nothing of the catalogue of types.
+    model.instance_shape(action, args["InstanceType"])
     role_name = None
     if args["RamRoleName"]:
         role_name = checked_role_for_instances(call, action, args["RamRoleName"]).role_name
@@ -188,7 +261,7 @@ def create_instances(call: Call, action: str, count: int, status: str) -> list[s
                 )
             ids: list[str] = orjson.loads(result)
             return ids
-    created = _build(call, count, status, role_name, now)
+    created = _build(call, action, count, status, role_name, now)
     instances.insert_many(call.store, created)
     ids = [instance.instance_id for instance in created]
     if token:
@@ -208,25 +281,53 @@ def create_instance(call: Call) -> dict[str, Any]:
 
 # --- reading ------------------------------------------------------------------------------
 
-
-def _cpu_memory(instance_type: str) -> tuple[int, int]:
-    """vCPUs and memory (MiB) from the type's size and family, e.g. ecs.g7.large -> 2, 8192."""
-    parts = instance_type.split(".")
-    size = parts[-1] if parts else ""
-    match = re.fullmatch(r"(\d*)xlarge", size)
-    cpu = (int(match.group(1) or 1) * 4) if match else {"small": 1, "medium": 1, "large": 2}.get(size, 2)
-    family = parts[1] if len(parts) > 2 else ""
-    per_cpu = {"c": 2, "g": 4, "r": 8, "t": 2}.get(family[:1], 4)
-    return cpu, cpu * per_cpu * 1024
+_NO_EXPIRY = "2099-12-31T15:59Z"
+_PREPAID_SECONDS = 30 * 24 * 3600  # PrePaid instances are bought for one month (Period is not emulated).
 
 
 def _minute(timestamp: str) -> str:
     return timestamp[:16] + "Z"  # DescribeInstances reports times to the minute: 2026-01-01T12:00Z
 
 
-def instance_view(instance: Instance) -> dict[str, Any]:
-    cpu, memory = _cpu_memory(instance.instance_type)
+def _expired_time(instance: Instance) -> str:
+    if instance.instance_charge_type != "PrePaid":
+        return _NO_EXPIRY
+    created = calendar.timegm(time.strptime(instance.created_at, ISO_SECONDS))
+    return _minute(iso(created + _PREPAID_SECONDS))
+
+
+def _security_group_ids(instance: Instance) -> list[str]:
+    ids: list[str] = orjson.loads(instance.security_group_ids)
+    return ids
+
+
+def _addresses(instance: Instance) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(VPC private addresses, classic inner addresses)."""
     ips = {"IpAddress": [instance.private_ip]}
+    empty: dict[str, list[str]] = {"IpAddress": []}
+    return (ips, empty) if instance.network_type == VPC else (empty, ips)
+
+
+def _network_interfaces(instance: Instance) -> list[dict[str, Any]]:
+    if instance.network_type != VPC:
+        return []  # classic instances have no elastic network interface
+    return [
+        {
+            "Type": "Primary",
+            "NetworkInterfaceId": instance.network_interface_id,
+            "MacAddress": instance.mac_address,
+            "PrimaryIpAddress": instance.private_ip,
+            "PrivateIpSets": {"PrivateIpSet": [{"PrivateIpAddress": instance.private_ip, "Primary": True}]},
+            "Ipv6Sets": {"Ipv6Set": []},
+            "Ipv4PrefixSets": {"Ipv4PrefixSet": []},
+            "Ipv6PrefixSets": {"Ipv6PrefixSet": []},
+        }
+    ]
+
+
+def _common_view(instance: Instance) -> dict[str, Any]:
+    """What DescribeInstances and DescribeInstanceAttribute both show."""
+    private, inner = _addresses(instance)
     return {
         "InstanceId": instance.instance_id,
         "InstanceName": instance.instance_name,
@@ -236,36 +337,79 @@ def instance_view(instance: Instance) -> dict[str, Any]:
         "ZoneId": instance.zone_id,
         "Status": instance.status,
         "InstanceType": instance.instance_type,
-        "InstanceTypeFamily": ".".join(instance.instance_type.split(".")[:2]),
-        "Cpu": cpu,
-        "Memory": memory,
+        "Cpu": instance.cpu,
+        "Memory": instance.memory,
         "ImageId": instance.image_id,
-        "OSType": "linux",
         "InstanceNetworkType": instance.network_type,
         "VpcAttributes": {
             "VpcId": instance.vpc_id or "",
             "VSwitchId": instance.vswitch_id or "",
-            "PrivateIpAddress": ips if instance.network_type == VPC else {"IpAddress": []},
+            "PrivateIpAddress": private,
             "NatIpAddress": "",
         },
-        "InnerIpAddress": ips if instance.network_type == CLASSIC else {"IpAddress": []},
+        "InnerIpAddress": inner,
         "PublicIpAddress": {"IpAddress": []},
-        "SecurityGroupIds": {"SecurityGroupId": []},
+        "EipAddress": {"AllocationId": "", "IpAddress": "", "Bandwidth": 0, "InternetChargeType": ""},
+        "SecurityGroupIds": {"SecurityGroupId": _security_group_ids(instance)},
+        "SerialNumber": instance.serial_number,
+        "CreationTime": _minute(instance.created_at),
+        "ExpiredTime": _expired_time(instance),
+        "InstanceChargeType": instance.instance_charge_type,
+        "InternetChargeType": "PayByTraffic",
+        "InternetMaxBandwidthIn": 0,
+        "InternetMaxBandwidthOut": 0,
+        "StoppedMode": "Not-applicable",
+        "OperationLocks": {"LockReason": []},
+        "DedicatedHostAttribute": {"DedicatedHostId": "", "DedicatedHostName": ""},
+        "CreditSpecification": "",
+        "ClusterId": "",
+        "VlanId": "",
+    }
+
+
+def instance_view(instance: Instance) -> dict[str, Any]:
+    """One instance as DescribeInstances shows it."""
+    return {
+        **_common_view(instance),
+        "InstanceTypeFamily": ".".join(instance.instance_type.split(".")[:2]),
+        "OSName": instance.os_name,
+        "OSNameEn": instance.os_name,
+        "OSType": instance.os_type,
+        "StartTime": _minute(instance.started_at) if instance.started_at else "",
+        "ResourceGroupId": instance.resource_group_id,
+        "KeyPairName": instance.key_pair_name or "",
+        "NetworkInterfaces": {"NetworkInterface": _network_interfaces(instance)},
         "MetadataOptions": {
             "HttpEndpoint": instance.http_endpoint,
             "HttpTokens": instance.http_tokens,
             "HttpPutResponseHopLimit": instance.http_put_response_hop_limit,
         },
-        "CreationTime": _minute(instance.created_at),
-        "InstanceChargeType": "PostPaid",
-        "InternetChargeType": "PayByTraffic",
-        "ExpiredTime": "2099-12-31T15:59Z",
+        "CpuOptions": {"CoreCount": max(1, instance.cpu // 2), "ThreadsPerCore": 2, "Numa": "", "TopologyType": ""},
         "IoOptimized": True,
         "DeletionProtection": False,
+        "DeviceAvailable": True,
+        "Recyclable": False,
+        "GPUAmount": 0,
+        "GPUSpec": "",
+        "LocalStorageAmount": 0,
+        "LocalStorageCapacity": 0,
         "SpotStrategy": "NoSpot",
-        "StoppedMode": "Not-applicable",
+        "SpotPriceLimit": 0.0,
+        "SpotDuration": 0,
+        "SaleCycle": "",
+        "AutoReleaseTime": "",
+        "DeploymentSetId": "",
+        "HpcClusterId": "",
+        "RdmaIpAddress": {"IpAddress": []},
+        "HibernationOptions": {"Configured": False},
+        "ImageOptions": {"LoginAsNonRoot": False},
         "Tags": {"Tag": []},
     }
+
+
+def attribute_view(instance: Instance) -> dict[str, Any]:
+    """One instance as DescribeInstanceAttribute shows it."""
+    return {**_common_view(instance), "IoOptimized": "optimized", "EnableJumboFrame": False}
 
 
 def _next_token(raw: str) -> str:
@@ -273,6 +417,36 @@ def _next_token(raw: str) -> str:
         return paging.decode(raw)
     except ValueError:
         raise ApiError("InvalidParameter", 400, 'The specified parameter "NextToken" is not valid.') from None
+
+
+def _page(
+    call: Call,
+    filters: dict[str, Any],
+    *,
+    default_size: int = 10,
+    keyset: bool = False,
+) -> tuple[dict[str, Any], list[Instance]]:
+    """One page of the caller's instances in the region matching ``filters``: the paging fields of
+    the response, and the instances. ``keyset`` pages by ``NextToken``/``MaxResults``, else by
+    ``PageNumber``/``PageSize``."""
+    args = call.args
+    account, region = call.caller.account_id, args["RegionId"]
+    if keyset:
+        size = args["MaxResults"] or default_size
+        total, page = instances.list_page(
+            call.store, account, region, filters, after=args["NextToken"] or "", limit=size + 1
+        )
+        more = len(page) > size
+        page = page[:size]
+        token = paging.encode(page[-1].instance_id) if more else ""
+        return {"TotalCount": total, "NextToken": token, "PageSize": size, "PageNumber": 1}, page
+    number, size = args["PageNumber"], args["PageSize"]
+    total, page = instances.list_page(call.store, account, region, filters, offset=(number - 1) * size, limit=size)
+    return {"TotalCount": total, "PageNumber": number, "PageSize": size}, page
+
+
+def _keyset(call: Call) -> bool:
+    return call.args["NextToken"] is not None or call.args["MaxResults"] is not None
 
 
 def describe_instances(call: Call) -> dict[str, Any]:
@@ -288,35 +462,227 @@ def describe_instances(call: Call) -> dict[str, Any]:
         ("InstanceName", "instance_name"),
         ("ImageId", "image_id"),
         ("InstanceType", "instance_type"),
+        ("ResourceGroupId", "resource_group_id"),
+        ("KeyPairName", "key_pair_name"),
+        ("InstanceChargeType", "instance_charge_type"),
     ):
         if args.get(arg) is not None:
             filters[key] = list(args[arg]) if key == "ids" else args[arg]
-    keyset = args["NextToken"] is not None or args["MaxResults"] is not None
-    if keyset:
-        size = args["MaxResults"] or 10
-        total, page = instances.list_page(
-            call.store, call.caller.account_id, args["RegionId"], filters, after=args["NextToken"] or "", limit=size + 1
-        )
-        more = len(page) > size
-        page = page[:size]
-        token = paging.encode(page[-1].instance_id) if more else ""
-        return {
-            "TotalCount": total,
-            "NextToken": token,
-            "PageSize": size,
-            "PageNumber": 1,
-            "Instances": {"Instance": [instance_view(i) for i in page]},
-        }
-    number, size = args["PageNumber"], args["PageSize"]
-    total, page = instances.list_page(
-        call.store, call.caller.account_id, args["RegionId"], filters, offset=(number - 1) * size, limit=size
+    fields, page = _page(call, filters, keyset=_keyset(call))
+    return {**fields, "Instances": {"Instance": [instance_view(i) for i in page]}}
+
+
+def _instance_in_region(call: Call, action: str) -> Instance:
+    """The caller's instance ``InstanceId``, in ``RegionId`` when the operation takes one."""
+    instance = _own_instance(call, action)
+    region = call.args.get("RegionId")
+    if region is not None and instance.region_id != region:
+        raise errors.instance_not_found(action, instance.instance_id)
+    return instance
+
+
+def describe_instance_attribute(call: Call) -> dict[str, Any]:
+    return attribute_view(_instance_in_region(call, "DescribeInstanceAttribute"))
+
+
+def describe_user_data(call: Call) -> dict[str, Any]:
+    instance = _instance_in_region(call, "DescribeUserData")
+    return {"InstanceId": instance.instance_id, "RegionId": instance.region_id, "UserData": instance.user_data or ""}
+
+
+def modify_instance_attribute(call: Call) -> dict[str, Any]:
+    args = call.args
+    action = "ModifyInstanceAttribute"
+    instance = _instance_in_region(call, action)
+    if args["UserData"] is not None:
+        if instance.network_type == CLASSIC:
+            raise vendor.api_error("ecs", action, "InvalidUserData.NotSupported")
+        if instance.status != STOPPED:
+            raise errors.incorrect_instance_status(action, "Stop the instance to change its UserData.")
+    instances.modify_attributes(
+        call.store,
+        instance,
+        instance_name=args["InstanceName"],
+        description=args["Description"],
+        host_name=args["HostName"],
+        user_data=args["UserData"],
+        password_set=True if args["Password"] is not None else None,
     )
+    return {}
+
+
+def describe_instance_status(call: Call) -> dict[str, Any]:
+    args = call.args
+    filters: dict[str, Any] = {}
+    if args["InstanceId"] is not None:
+        filters["ids"] = list(args["InstanceId"])
+    if args["ZoneId"] is not None:
+        filters["zone_id"] = args["ZoneId"]
+    fields, page = _page(call, filters)
+    statuses = [{"InstanceId": i.instance_id, "Status": i.status} for i in page]
+    return {**fields, "InstanceStatuses": {"InstanceStatus": statuses}}
+
+
+def describe_instance_history_events(call: Call) -> dict[str, Any]:
+    # No instance has system events in the emulator: a well-formed empty page.
     return {
-        "TotalCount": total,
-        "PageNumber": number,
-        "PageSize": size,
-        "Instances": {"Instance": [instance_view(i) for i in page]},
+        "TotalCount": 0,
+        "PageNumber": call.args["PageNumber"],
+        "PageSize": call.args["PageSize"],
+        "InstanceSystemEventSet": {"InstanceSystemEventType": []},
     }
+
+
+# --- system disks ---------------------------------------------------------------------------
+
+_DISK_TYPES = ("all", "system", "data")
+_DISK_STATUSES = ("In_use", "Available", "Attaching", "Detaching", "Creating", "ReIniting", "All")
+
+
+def disk_view(instance: Instance) -> dict[str, Any]:
+    """An instance's system disk, as DescribeDisks shows it."""
+    attached = instance.created_at
+    return {
+        "DiskId": instance.system_disk_id,
+        "DiskName": "",
+        "Description": "",
+        "Type": "system",
+        "Category": instance.system_disk_category,
+        "Size": instance.system_disk_size,
+        "PerformanceLevel": "PL0" if instance.system_disk_category == "cloud_essd" else "",
+        "ImageId": instance.image_id,
+        "SourceSnapshotId": "",
+        "AutoSnapshotPolicyId": "",
+        "ProductCode": "",
+        "Portable": False,
+        "InstanceId": instance.instance_id,
+        "Device": "/dev/xvda",
+        "Status": "In_use",
+        "RegionId": instance.region_id,
+        "ZoneId": instance.zone_id,
+        "ResourceGroupId": instance.resource_group_id,
+        "SerialNumber": instance.system_disk_id[2:],
+        "CreationTime": instance.created_at,
+        "AttachedTime": attached,
+        "DetachedTime": "",
+        "ExpiredTime": _expired_time(instance),
+        "DiskChargeType": instance.instance_charge_type,
+        "DeleteWithInstance": True,
+        "DeleteAutoSnapshot": True,
+        "EnableAutoSnapshot": False,
+        "EnableAutomatedSnapshotPolicy": False,
+        "Encrypted": False,
+        "KMSKeyId": "",
+        "BurstingEnabled": False,
+        "IOPS": 0,
+        "IOPSRead": 0,
+        "IOPSWrite": 0,
+        "ProvisionedIops": 0,
+        "Throughput": 0,
+        "MultiAttach": "Disabled",
+        "MountInstanceNum": 0,
+        "MountInstances": {"MountInstance": []},
+        "Attachments": {
+            "Attachment": [{"InstanceId": instance.instance_id, "Device": "/dev/xvda", "AttachedTime": attached}]
+        },
+        "OperationLocks": {"OperationLock": []},
+        "Tags": {"Tag": []},
+    }
+
+
+def _disk_ids_malformed() -> ApiError:
+    return vendor.api_error("ecs", "DescribeDisks", "InvalidParameter.DiskIds")
+
+
+def describe_disks(call: Call) -> dict[str, Any]:
+    args = call.args
+    filters: dict[str, Any] = {}
+    empty = args["DiskType"] == "data" or args["Status"] not in (None, "In_use", "All")
+    if args["DiskIds"] is not None:
+        filters["disk_ids"] = list(args["DiskIds"])
+    if args["InstanceId"] is not None:
+        filters["ids"] = [args["InstanceId"]]
+    for arg, key in (
+        ("ZoneId", "zone_id"),
+        ("ResourceGroupId", "resource_group_id"),
+        ("DiskChargeType", "instance_charge_type"),
+    ):
+        if args[arg] is not None:
+            filters[key] = args[arg]
+    if args["Category"] not in (None, "all"):
+        filters["disk_category"] = args["Category"]
+    if empty:
+        filters["ids"] = []  # data disks (there are none) or a status no system disk is in
+    fields, page = _page(call, filters, keyset=_keyset(call))
+    return {**fields, "Disks": {"Disk": [disk_view(i) for i in page]}}
+
+
+# --- network interfaces ---------------------------------------------------------------------
+
+
+def network_interface_view(instance: Instance) -> dict[str, Any]:
+    """An instance's primary network interface, as DescribeNetworkInterfaces shows it."""
+    no_public_ip = {"PublicIpAddress": "", "AllocationId": ""}
+    return {
+        "NetworkInterfaceId": instance.network_interface_id,
+        "NetworkInterfaceName": "",
+        "Description": "",
+        "Type": "Primary",
+        "Status": "InUse",
+        "MacAddress": instance.mac_address,
+        "PrivateIpAddress": instance.private_ip,
+        "PrivateIpSets": {
+            "PrivateIpSet": [
+                {"PrivateIpAddress": instance.private_ip, "Primary": True, "AssociatedPublicIp": no_public_ip}
+            ]
+        },
+        "Ipv6Sets": {"Ipv6Set": []},
+        "Ipv4PrefixSets": {"Ipv4PrefixSet": []},
+        "Ipv6PrefixSets": {"Ipv6PrefixSet": []},
+        "AssociatedPublicIp": no_public_ip,
+        "VpcId": instance.vpc_id or "",
+        "VSwitchId": instance.vswitch_id or "",
+        "ZoneId": instance.zone_id,
+        "InstanceId": instance.instance_id,
+        "Attachment": {
+            "InstanceId": instance.instance_id,
+            "DeviceIndex": 0,
+            "NetworkCardIndex": 0,
+            "TrunkNetworkInterfaceId": "",
+        },
+        "SecurityGroupIds": {"SecurityGroupId": _security_group_ids(instance)},
+        "ResourceGroupId": instance.resource_group_id,
+        "CreationTime": instance.created_at,
+        "OwnerId": instance.account_id,
+        "ServiceManaged": False,
+        "ServiceID": 0,
+        "QueueNumber": 1,
+        "QueuePairNumber": 0,
+        "DeleteOnRelease": True,
+        "NetworkInterfaceTrafficMode": "Standard",
+        "Tags": {"Tag": []},
+    }
+
+
+def describe_network_interfaces(call: Call) -> dict[str, Any]:
+    args = call.args
+    filters: dict[str, Any] = {"network_type": VPC}  # classic instances have no network interface
+    if args["NetworkInterfaceId"] is not None:
+        filters["network_interface_ids"] = list(args["NetworkInterfaceId"])
+    if args["InstanceId"] is not None:
+        filters["ids"] = [args["InstanceId"]]
+    for arg, key in (
+        ("VpcId", "vpc_id"),
+        ("VSwitchId", "vswitch_id"),
+        ("PrimaryIpAddress", "private_ip"),
+        ("ResourceGroupId", "resource_group_id"),
+    ):
+        if args[arg] is not None:
+            filters[key] = args[arg]
+    if args["Type"] not in (None, "Primary") or args["Status"] not in (None, "InUse"):
+        filters["ids"] = []  # only primary interfaces, always in use
+    fields, page = _page(call, filters, keyset=_keyset(call))
+    return {**fields, "NetworkInterfaceSets": {"NetworkInterfaceSet": [network_interface_view(i) for i in page]}}
 
 
 # --- lifecycle ----------------------------------------------------------------------------
@@ -335,7 +701,12 @@ def _transition(call: Call, action: str, expected: str, status: str) -> dict[str
         raise errors.incorrect_instance_status(action, f"The instance is {instance.status}; it must be {expected}.")
     if call.args.get("DryRun"):
         raise errors.dry_run_passed()
-    instances.change_status(call.store, instance.account_id, instance.instance_id, expected=expected, status=status)
+    if status == RUNNING:
+        instances.start(
+            call.store, instance.account_id, instance.instance_id, expected=expected, status=status, now=iso(call.now)
+        )
+    else:
+        instances.change_status(call.store, instance.account_id, instance.instance_id, expected=expected, status=status)
     return {}
 
 
@@ -363,7 +734,9 @@ def delete_instances(call: Call) -> dict[str, Any]:
     found = instances.find_in_region(call.store, call.caller.account_id, args["RegionId"], ids)
     missing = [i for i in ids if i not in found]
     if missing:
-        raise errors.instance_not_found("DeleteInstances", missing[0])
+        # The code Terraform's alicloud_ecs_instance_set tolerates as "already gone".
+        err = vendor.api_error("ecs", "DeleteInstances", "InvalidInstanceIds.NotFound")
+        raise ApiError(err.code, err.status, f"{err.message.rstrip('.')}: {missing[0][:64]}.")
     running = [i for i in ids if found[i].status != STOPPED]
     if running and not args["Force"]:
         raise errors.incorrect_instance_status(
@@ -415,6 +788,70 @@ def _malformed_ids() -> ApiError:
     return errors.instance_ids_malformed()
 
 
+def _located_instance(call: Call) -> Sequence[str]:
+    """The instance's ARN, in its own region when the operation names none."""
+    region = call.args.get("RegionId")
+    instance_id = call.args["InstanceId"] or "*"
+    if region is None:
+        found = instances.get(call.store, call.caller.account_id, instance_id)
+        region = found.region_id if found is not None else "*"
+    return (instance_arn(region, call.caller.account_id, instance_id),)
+
+
+def _region_disks(call: Call) -> Sequence[str]:
+    return (f"acs:ecs:{call.args['RegionId']}:{call.caller.account_id}:disk/*",)
+
+
+def _region_network_interfaces(call: Call) -> Sequence[str]:
+    return (f"acs:ecs:{call.args['RegionId']}:{call.caller.account_id}:networkinterface/*",)
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedInstanceList(FlatList):
+    """``InstanceId.N`` of DeleteInstances: more than 100 is the vendor's TooManyInstanceIds."""
+
+    def read(self, raw: Mapping[str, str]) -> Any:
+        prefix = f"{self.name}."
+        indexes = [key[len(prefix) :] for key in raw if key.startswith(prefix)]
+        if any(index.isdigit() and int(index) > self.max_items for index in indexes) or len(indexes) > self.max_items:
+            raise vendor.api_error("ecs", "DeleteInstances", "InvalidParameter.TooManyInstanceIds")
+        return FlatList.read(self, raw)
+
+
+def _paging(max_size: int, default_size: int = 10) -> tuple[Integer, Integer]:
+    return Integer("PageNumber", minimum=1, maximum=INT32_MAX, default=1), Integer(
+        "PageSize", minimum=1, maximum=max_size, default=default_size
+    )
+
+
+def _keyset_paging(max_results: int) -> tuple[Checked, Integer]:
+    return Checked("NextToken", check=_next_token), Integer("MaxResults", minimum=1, maximum=max_results)
+
+
+def _choice_of(action: str, code: str, choices: tuple[str, ...], fallback_status: int = 400) -> Any:
+    def check(raw: str) -> str:
+        if raw not in choices:
+            raise vendor.api_error(
+                "ecs",
+                action,
+                code,
+                fallback=(fallback_status, f"The specified value must be one of {', '.join(choices)}."),
+                detail=f"The specified value must be one of {', '.join(choices)}.",
+            )
+        return raw
+
+    return check
+
+
+_ATTRIBUTE_CHANGES = (
+    Checked("InstanceName", check=_instance_name),
+    Checked("Description", check=model.description_check("ModifyInstanceAttribute")),
+    Checked("HostName", check=model.host_name_check("ModifyInstanceAttribute")),
+    Checked("Password", check=model.password_check("ModifyInstanceAttribute")),
+    Checked("UserData", check=model.user_data_check("ModifyInstanceAttribute")),
+)
+
+
 OPERATIONS: tuple[Operation, ...] = (
     operation(
         "ecs",
@@ -438,11 +875,87 @@ OPERATIONS: tuple[Operation, ...] = (
                 check=_choice("DescribeInstances", "InvalidNetworkType.NotFound", (VPC, CLASSIC)),
             ),
             Checked("Status", check=_choice("DescribeInstances", "InvalidStatus.NotFound", _STATUSES)),
-            Integer("PageNumber", minimum=1, default=1),
-            Integer("PageSize", minimum=1, maximum=100, default=10),
+            *_paging(100),
             Checked("NextToken", check=_next_token),
+            Checked(
+                "InstanceChargeType",
+                check=_choice_of("DescribeInstances", "InvalidInstanceChargeType.NotFound", model.CHARGE_TYPES, 404),
+            ),
+            # Terraform asks for META_OPTIONS, DDH_CLUSTER, ...: every attribute is always shown.
+            FlatList("AdditionalAttributes", max_items=5, max_item_length=64),
         ),
         resources=_region_instances,
+    ),
+    operation(
+        "ecs",
+        "DescribeInstanceAttribute",
+        describe_instance_attribute,
+        params=(String("InstanceId", required=True, max_length=128),),
+        resources=_located_instance,
+    ),
+    operation(
+        "ecs",
+        "ModifyInstanceAttribute",
+        modify_instance_attribute,
+        params=(String("InstanceId", required=True, max_length=128), *_ATTRIBUTE_CHANGES),
+        resources=_located_instance,
+    ),
+    operation(
+        "ecs",
+        "DescribeUserData",
+        describe_user_data,
+        params=(region_param(), String("InstanceId", required=True, max_length=128)),
+        resources=_one_instance,
+    ),
+    operation(
+        "ecs",
+        "DescribeInstanceStatus",
+        describe_instance_status,
+        params=(region_param(), *_paging(50), FlatList("InstanceId", max_items=100)),
+        resources=_region_instances,
+    ),
+    operation(
+        "ecs",
+        "DescribeInstanceHistoryEvents",
+        describe_instance_history_events,
+        params=(region_param(), *_paging(100)),
+        resources=_region_instances,
+    ),
+    operation(
+        "ecs",
+        "DescribeDisks",
+        describe_disks,
+        params=(
+            region_param(),
+            JsonStringList("DiskIds", min_items=0, max_items=100, error=_disk_ids_malformed),
+            String("InstanceId", max_length=128),
+            Checked("DiskType", check=_choice_of("DescribeDisks", "InvalidDiskType.ValueNotSupported", _DISK_TYPES)),
+            Checked(
+                "Category",
+                check=_choice_of("DescribeDisks", "InvalidCategory.ValueNotSupported", ("all", *model.DISK_CATEGORIES)),
+            ),
+            Checked("Status", check=_choice_of("DescribeDisks", "InvalidStatus.ValueNotSupported", _DISK_STATUSES)),
+            Checked(
+                "DiskChargeType",
+                check=_choice_of("DescribeDisks", "InvalidDiskChargeType.NotFound", model.CHARGE_TYPES),
+            ),
+            *_paging(100),
+            *_keyset_paging(500),
+        ),
+        resources=_region_disks,
+    ),
+    operation(
+        "ecs",
+        "DescribeNetworkInterfaces",
+        describe_network_interfaces,
+        params=(
+            region_param(),
+            FlatList("NetworkInterfaceId", max_items=1000),
+            String("InstanceId", max_length=128),
+            *_paging(1000),
+            *_keyset_paging(500),
+        ),
+        resources=_region_network_interfaces,
     ),
     operation("ecs", "StartInstance", start_instance, resources=_one_instance),
     operation("ecs", "StopInstance", stop_instance, resources=_one_instance),
@@ -459,7 +972,7 @@ OPERATIONS: tuple[Operation, ...] = (
         delete_instances,
         params=(
             region_param(),
-            FlatList("InstanceId", required=True, max_items=100),
+            DeletedInstanceList("InstanceId", required=True, max_items=100),
             Boolean("Force", default=False),
             Boolean("DryRun", default=False),
         ),
