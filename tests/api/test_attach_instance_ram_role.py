@@ -448,8 +448,27 @@ def test_describe_by_ids_and_role_intersects(sdk: Sdk, role: str) -> None:
     assert [i["InstanceId"] for i in body["InstanceRamRoleSets"]["InstanceRamRoleSet"]] == sorted(ids[:2])
 
 
-def test_describe_unknown_role_is_empty(sdk: Sdk) -> None:
-    assert bound_to(sdk, "never-created") == []
+@pytest.mark.parametrize("with_ids", [False, True])
+def test_describe_unknown_role_is_not_found(sdk: Sdk, with_ids: bool) -> None:
+    # Terraform's read of alicloud_ecs_ram_role_attachment (DescribeEcsRamRoleAttachment) sends
+    # InstanceIds and RamRoleName and treats InvalidRamRole.NotFound as "the attachment is gone".
+    request = ecs_models.DescribeInstanceRamRoleRequest(region_id=REGION, ram_role_name="never-created")
+    if with_ids:
+        request.instance_ids = json.dumps(run_instances(sdk, 1))
+    with pytest.raises(ClientException) as caught:
+        sdk.tea_ecs().describe_instance_ram_role(request)
+    assert (caught.value.code, caught.value.status_code) == ("InvalidRamRole.NotFound", 404)
+
+
+def test_describe_as_the_instances_data_source_sends_it(sdk: Sdk, role: str) -> None:
+    # data "alicloud_instances" sends PageSize=50 and an empty RamRoleName with the InstanceIds.
+    ids = run_instances(sdk, 2)
+    attach(sdk, role, ids[:1])
+    params = {"RegionId": REGION, "InstanceIds": json.dumps(ids), "RamRoleName": "", "PageSize": "50"}
+    response = sdk.raw().v1("DescribeInstanceRamRole", params)
+    assert response.status == 200, response.body
+    assert response.json["InstanceRamRoleSets"]["InstanceRamRoleSet"] == [{"InstanceId": ids[0], "RamRoleName": role}]
+    assert response.json["TotalCount"] == 1
 
 
 def test_accounts_do_not_see_each_others_bindings(sdk: Sdk, role: str) -> None:

@@ -582,3 +582,25 @@ def test_hostile_glob_matches_in_linear_time() -> None:
     assert not allowed(hostile, "ecs:StopInstance", "a" * 20_000)
     assert allowed(hostile, "ecs:StopInstance", "a" * 20_000 + "b")
     assert time.perf_counter() - started < 2.0
+
+
+@pytest.mark.parametrize(
+    ("principal", "ecs", "account"),
+    [
+        ({"RAM": [], "Service": []}, False, False),
+        ({"RAM": [], "Service": ["ecs.aliyuncs.com"]}, True, False),
+        ({"RAM": ["acs:ram::1000000000000001:root"], "Service": []}, False, True),
+        ({"Service": []}, False, False),
+    ],
+)
+def test_an_empty_principal_list_matches_no_one(principal: dict[str, list[str]], ecs: bool, account: bool) -> None:
+    from ecsram.iam.trust import trusts_ecs
+
+    document = orjson.dumps(
+        {"Version": "1", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": principal}]}
+    ).decode()
+    trust = parse_policy(document, PolicyKind.TRUST)
+    assert trust_allows(trust, {"Service": "ecs.aliyuncs.com"}) is ecs
+    assert trusts_ecs(document) is ecs
+    assert trust_allows(trust, {"RAM": "acs:ram::1000000000000001:user/alice"}) is account
+    assert trust_allows(trust, {"RAM": "acs:ram::1000000000000002:root"}) is False

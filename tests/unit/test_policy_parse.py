@@ -174,6 +174,16 @@ def test_trust_principals_in_all_forms() -> None:
     assert federated.principals == {"Federated": ("acs:ram::1:saml-provider/x",)}
 
 
+@pytest.mark.parametrize(
+    "principal",
+    [{"RAM": [], "Service": []}, {"RAM": []}, {"Service": []}, {"RAM": [], "Service": ["ecs.aliyuncs.com"]}],
+)
+def test_trust_principal_lists_may_be_empty(principal: dict[str, list[str]]) -> None:
+    # Terraform's alicloud_ram_role builds such documents (acceptance test TestAccAliCloudRamRole_basic5890).
+    parsed = only_statement(document(statement(Resource=None, Principal=principal)), PolicyKind.TRUST)
+    assert parsed.principals == {kind: tuple(names) for kind, names in principal.items()}
+
+
 def test_trust_policy_may_still_name_a_resource() -> None:
     parsed = only_statement(document(statement(Principal="*")), PolicyKind.TRUST)
     assert parsed.resources == ("*",)
@@ -286,7 +296,7 @@ PRINCIPAL_REFUSALS: list[tuple[Any, str]] = [
     ({}, "at least one of RAM, Service, Federated"),
     ({"AWS": "x"}, 'unknown Principal type "AWS"'),
     ({"service": "ecs.aliyuncs.com"}, 'unknown Principal type "service"'),
-    ({"Service": []}, "Principal Service must not be an empty list"),
+    ({"Service": [""]}, "Principal Service must not contain an empty string"),
     ({"Service": ""}, "Principal Service must not be an empty string"),
     ({"RAM": [1]}, "Principal RAM must contain only strings"),
     ({"Federated": {"x": "y"}}, "Principal Federated must be a string or a list of strings"),

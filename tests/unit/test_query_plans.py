@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ecsram.store import instances, roles
+from ecsram.store import instances, roles, tags
 from ecsram.store.database import Database
 from ecsram.store.sql import Statement
 
@@ -30,6 +30,8 @@ SAMPLE: dict[str, Any] = {
     "nonce": "n",
     "expires_at": 0,
     "after": "",
+    "resource_type": "instance",
+    "keys": '["env"]',
 }
 
 
@@ -63,6 +65,11 @@ BY_ROLE = "ix_instances_role (account_id=? AND region_id=? AND ram_role_name=?)"
         (roles.ROLES._by_id, "role_id=?"),
         (instances._listing(frozenset({"ids"}))[0], BY_IDS),
         (instances._listing(frozenset({"ids", "status"}))[1], BY_IDS),
+        (tags._OF_RESOURCES, "(account_id=? AND resource_type=? AND resource_id=?)"),
+        (tags._COUNTS, "(account_id=? AND resource_type=? AND resource_id=?)"),
+        (tags._REMOVE_ALL, "(account_id=? AND resource_type=? AND resource_id=?)"),
+        (tags._WITH_KEYS, "ix_tags_key_value (account_id=? AND resource_type=? AND tag_key=?)"),
+        (tags._ROLE_NAMES, "role_id=?"),
     ],
     ids=lambda value: value.name if isinstance(value, Statement) else "",
 )

@@ -216,7 +216,8 @@ def _parse_principal(raw: dict[str, object], at: str, kind: PolicyKind) -> Mappi
             raise MalformedPolicy(
                 f"{at}: unknown Principal type {_show(principal_kind)}; use RAM, Service or Federated."
             )
-        principals[principal_kind] = _strings(names, f"{at}: Principal {principal_kind}")
+        # An empty list names no one (RAM accepts it; Terraform's alicloud_ram_role writes "RAM": []).
+        principals[principal_kind] = () if names == [] else _strings(names, f"{at}: Principal {principal_kind}")
     return principals
 
 

@@ -9,17 +9,21 @@ def all_operations() -> list[Operation]:
     # Imported when asked, so that importing one service (or the contract) does not load them all.
     from ecsram.services import ecsram, sts
     from ecsram.services.ecs import instances, ram_roles, regions
+    from ecsram.services.ecs import tags as ecs_tags
     from ecsram.services.ram import attachments, groups, policies, roles, users
+    from ecsram.services.ram import tags as ram_tags
 
     return [
         *regions.OPERATIONS,
         *instances.OPERATIONS,
         *ram_roles.OPERATIONS,
+        *ecs_tags.OPERATIONS,
         *roles.OPERATIONS,
         *users.OPERATIONS,
         *groups.OPERATIONS,
         *policies.OPERATIONS,
         *attachments.OPERATIONS,
+        *ram_tags.OPERATIONS,
         *sts.OPERATIONS,
         *ecsram.OPERATIONS,
     ]

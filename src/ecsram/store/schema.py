@@ -235,3 +235,17 @@ group_members = Table(
     Column("joined_at", String(20), nullable=False),
 )
 Index("ix_group_members_user", group_members.c.user_id)
+
+# Tags on ECS instances (``instance``, by InstanceId) and RAM roles (``role``, by RoleId): one row
+# per (resource, key). Deleting a resource deletes its tags.
+tags = Table(
+    "tags",
+    metadata,
+    Column("account_id", String(16), primary_key=True),
+    Column("resource_type", String(16), primary_key=True),
+    Column("resource_id", String(32), primary_key=True),
+    Column("tag_key", String(128), primary_key=True),
+    Column("tag_value", String(256), nullable=False),
+)
+# Finding the resources that carry a tag (tag filters of DescribeInstances and ListTagResources).
+Index("ix_tags_key_value", tags.c.account_id, tags.c.resource_type, tags.c.tag_key, tags.c.tag_value)

@@ -28,10 +28,11 @@ from ecsram.contract.errors import ApiError
 from ecsram.contract.operation import Operation, operation
 from ecsram.services.ecs import errors
 from ecsram.services.ecs import instance_model as model
+from ecsram.services.ecs import tags as instance_tags
 from ecsram.services.ecs.arns import instance_arn
 from ecsram.services.ecs.regions import region_param
 from ecsram.services.ecs.role_checks import checked_role_for_instances
-from ecsram.store import client_tokens, instances
+from ecsram.store import client_tokens, instances, tags
 from ecsram.store.instances import CLASSIC, VPC, Instance
 from ecsram.store.times import ISO_SECONDS, iso
 
@@ -147,6 +148,7 @@ def _creation_params(action: str) -> tuple[Any, ...]:
         ),
         Checked("HttpPutResponseHopLimit", default=1, check=_hop_limit(action)),
         Boolean("DryRun", default=False),
+        instance_tags.tag_param(action),
     )
 
 
@@ -264,6 +266,8 @@ def create_instances(call: Call, action: str, count: int, status: str) -> list[s
     created = _build(call, action, count, status, role_name, now)
     instances.insert_many(call.store, created)
     ids = [instance.instance_id for instance in created]
+    if args["Tag"]:
+        tags.put(call.store, account_id, tags.INSTANCE, ids, args["Tag"])
     if token:
         client_tokens.record_result(call.store, account_id, action, token, orjson.dumps(ids).decode())
     return ids
@@ -449,6 +453,17 @@ def _keyset(call: Call) -> bool:
     return call.args["NextToken"] is not None or call.args["MaxResults"] is not None
 
 
+def _views(call: Call, page: Sequence[Instance]) -> list[dict[str, Any]]:
+    """DescribeInstances items, with each instance's tags."""
+    carried = instance_tags.tags_by_instance(call, [i.instance_id for i in page])
+    views = []
+    for instance in page:
+        view = instance_view(instance)
+        view["Tags"] = instance_tags.tag_list(carried.get(instance.instance_id, []))
+        views.append(view)
+    return views
+
+
 def describe_instances(call: Call) -> dict[str, Any]:
     args = call.args
     filters: dict[str, Any] = {}
@@ -468,8 +483,11 @@ def describe_instances(call: Call) -> dict[str, Any]:
     ):
         if args.get(arg) is not None:
             filters[key] = list(args[arg]) if key == "ids" else args[arg]
+    if args["Tag"]:
+        tagged = instance_tags.instances_with_tags(call, args["Tag"])
+        filters["ids"] = sorted(tagged.intersection(filters["ids"]) if "ids" in filters else tagged)
     fields, page = _page(call, filters, keyset=_keyset(call))
-    return {**fields, "Instances": {"Instance": [instance_view(i) for i in page]}}
+    return {**fields, "Instances": {"Instance": _views(call, page)}}
 
 
 def _instance_in_region(call: Call, action: str) -> Instance:
@@ -725,6 +743,7 @@ def delete_instance(call: Call) -> dict[str, Any]:
     if call.args["DryRun"]:
         raise errors.dry_run_passed()
     instances.delete_many(call.store, instance.account_id, instance.region_id, [instance.instance_id])
+    instance_tags.remove_all(call, [instance.instance_id])
     return {}
 
 
@@ -745,6 +764,7 @@ def delete_instances(call: Call) -> dict[str, Any]:
     if args["DryRun"]:
         raise vendor.api_error("ecs", "DeleteInstances", "DRYRUN.SUCCESS")
     instances.delete_many(call.store, call.caller.account_id, args["RegionId"], ids)
+    instance_tags.remove_all(call, ids)
     return {}
 
 
@@ -883,6 +903,7 @@ OPERATIONS: tuple[Operation, ...] = (
             ),
             # Terraform asks for META_OPTIONS, DDH_CLUSTER, ...: every attribute is always shown.
             FlatList("AdditionalAttributes", max_items=5, max_item_length=64),
+            instance_tags.tag_filter_param("DescribeInstances", too_many="InvalidTagCount"),
         ),
         resources=_region_instances,
     ),

@@ -131,8 +131,12 @@ def describe(call: Call) -> dict[str, Any]:
     size = args["PageSize"]
     offset = (args["PageNumber"] - 1) * size
     if wanted is not None:
+        # A role name nobody has is an error, not an empty list: Terraform's read of an
+        # alicloud_ecs_ram_role_attachment expects InvalidRamRole.NotFound then.
         role = roles.find(call.store, account_id, wanted)
-        wanted = role.role_name if role is not None else wanted
+        if role is None:
+            raise errors.role_not_found("DescribeInstanceRamRole")
+        wanted = role.role_name
     if ids is None:
         assert wanted is not None
         total, page = instances.bound_to_role(call.store, account_id, region_id, wanted, offset=offset, limit=size)

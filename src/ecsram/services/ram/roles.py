@@ -12,6 +12,7 @@ from ecsram.contract.errors import ApiError
 from ecsram.contract.operation import Operation, operation
 from ecsram.iam.arns import role_arn
 from ecsram.services.ram import documents, errors
+from ecsram.services.ram import tags as role_tags
 from ecsram.services.ram.common import PAGING_PARAMS, existing_role, length_limited, paged_entities, resource
 from ecsram.services.ram.names import role_name_param
 from ecsram.store import policies, roles
@@ -67,6 +68,8 @@ def create_role(call: Call) -> dict[str, Any]:
     )
     if not roles.insert(call.store, role):
         raise errors.entity_already_exists("Role", role.role_name)
+    if args["Tag"]:
+        role_tags.tag_role(call, role, args["Tag"])
     view = role_view(role)
     del view["UpdateDate"]
     return {"Role": view}
@@ -97,12 +100,20 @@ def delete_role(call: Call) -> dict[str, Any]:
     if policies.attachments_of(call.store, role.account_id, policies.ROLE, role.role_id):
         raise errors.delete_conflict("Role.Policy", "The role cannot have any attached policies when you delete it.")
     roles.delete(call.store, role.role_id)
+    role_tags.untag_role(call, role)
     return {}
 
 
 def list_roles(call: Call) -> dict[str, Any]:
     page, fields = paged_entities(call, roles.ROLES)
-    return {**fields, "Roles": {"Role": [role_view(role, with_document=False) for role in page]}}
+    carried = role_tags.tags_by_role(call, page)
+    views = []
+    for role in page:
+        view = role_view(role, with_document=False)
+        if role.role_id in carried:
+            view["Tags"] = {"Tag": [{"TagKey": t.key, "TagValue": t.value} for t in carried[role.role_id]]}
+        views.append(view)
+    return {**fields, "Roles": {"Role": views}}
 
 
 _role_resource = resource("role", "RoleName")
@@ -119,6 +130,7 @@ OPERATIONS: tuple[Operation, ...] = (
             Checked("AssumeRolePolicyDocument", required=True, check=documents.trust_document),
             length_limited("Description", MAX_DESCRIPTION),
             Checked("MaxSessionDuration", check=_session_duration),
+            role_tags.tag_param(),
         ),
         resources=_role_resource,
     ),
