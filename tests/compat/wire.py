@@ -234,6 +234,29 @@ class Footmark:
         document: dict[str, Any] = json.loads(body)
         return document
 
+    def call(self, action: str, **kwargs: object) -> dict[str, Any]:
+        """A footmark connection method: ``format_request_kwargs`` (``instance_ids`` as JSON,
+        ``page_size`` as a JSON number, ``tags`` as ``[{"Key","Value"}]``, a ``Footmark<Action>-``
+        client token) then ``build_request_params`` (a keyword matches the request class's setter
+        by its name lower-cased without ``_``; the rest are dropped)."""
+        module = importlib.import_module(f"{self.product}.{action}Request")
+        setters = {name[4:].lower(): name for name in dir(getattr(module, f"{action}Request")) if name.startswith("set_")}
+        formatted: dict[str, object] = dict(kwargs)
+        for key, value in kwargs.items():
+            if key in ("instance_ids", "disk_ids") and value:
+                formatted[key] = json.dumps(value)
+            if key in ("page_size", "page_number") and value:
+                formatted[key] = json.dumps(int(str(value)))
+            if key == "tags":
+                formatted[key] = [{"Key": k, "Value": v} for k, v in dict(value or {}).items()]  # type: ignore[call-overload]
+        formatted["client_token"] = f"Footmark{action}-{uuid.uuid1()}"
+        params: dict[str, object] = {}
+        for key, value in formatted.items():
+            name = key.lower().replace("-", "").replace("_", "")
+            if value is not None and name in setters:
+                params[setters[name]] = value
+        return self.request(action, params)
+
 
 def terraform_trust_document(services: list[str], ram_users: list[str], version: str = "1") -> str:
     """``AssembleRolePolicyDocument`` of the ``services``/``ram_users`` arguments: one statement,
