@@ -264,7 +264,7 @@ def test_delete_instances(sdk: Sdk) -> None:
         "InvalidInstanceIds.NotFound",
     )
     assert "i-missing0000000000000" in body["Message"]
-    published = catalog.vendor_error("ecs", "DeleteInstances", "InvalidInstanceIds.NotFound")
+    published = vendor.vendor_error("ecs", "DeleteInstances", "InvalidInstanceIds.NotFound")
     assert published is not None and body["Message"].startswith(published[1].rstrip("."))
     assert sdk.raw().v1("DeleteInstances", {**params, "Force": "true"}).status == 200
     assert [i["InstanceId"] for i in _describe(sdk)["Instances"]["Instance"]] == [ids[2]]

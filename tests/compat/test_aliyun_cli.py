@@ -46,7 +46,9 @@ def instance_with_role(sdk: Sdk, server_factory: Callable[..., ServerProcess]) -
     role = unique("cli-role")
     create_role(sdk, role)
     sdk.tea_ram().attach_policy_to_role(
-        ram_models.AttachPolicyToRoleRequest(policy_type="System", policy_name="AliyunECSReadOnlyAccess", role_name=role)
+        ram_models.AttachPolicyToRoleRequest(
+            policy_type="System", policy_name="AliyunECSReadOnlyAccess", role_name=role
+        )
     )
     (instance,) = run_instances(sdk, ram_role_name=role)
     listener_server = server_factory(sdk.database_url, extra_args=("--metadata-listen", f"{instance}@127.0.0.1:0"))
@@ -70,7 +72,11 @@ def test_ecs_ram_role_profile(instance_with_role: dict[str, Any], sdk: Sdk) -> N
     --mode EcsRamRole`` with or without ``--ram-role-name``): the role name from
     ``/latest/meta-data/ram/security-credentials/`` when not configured, the credentials from
     ``.../<role>``, then the command signed with them (openapi ``RpcInvoker``)."""
-    listener, role, instance = instance_with_role["listener"], instance_with_role["role"], instance_with_role["instance"]
+    listener, role, instance = (
+        instance_with_role["listener"],
+        instance_with_role["role"],
+        instance_with_role["instance"],
+    )
     status, name = _metadata_get(listener, "/latest/meta-data/ram/security-credentials/")
     assert (status, name.decode()) == (200, role)  # the bare name: no newline, no listing syntax
     status, body = _metadata_get(listener, f"/latest/meta-data/ram/security-credentials/{name.decode()}")
@@ -116,9 +122,15 @@ def test_detached_role_stops_the_profile(instance_with_role: dict[str, Any], sdk
     404 (the CLI's credential provider then reports that no role is attached)."""
     from alibabacloud_ecs20140526 import models as ecs_models
 
-    listener, role, instance = instance_with_role["listener"], instance_with_role["role"], instance_with_role["instance"]
+    listener, role, instance = (
+        instance_with_role["listener"],
+        instance_with_role["role"],
+        instance_with_role["instance"],
+    )
     sdk.tea_ecs().detach_instance_ram_role(
-        ecs_models.DetachInstanceRamRoleRequest(region_id=REGION, instance_ids=json.dumps([instance]), ram_role_name=role)
+        ecs_models.DetachInstanceRamRoleRequest(
+            region_id=REGION, instance_ids=json.dumps([instance]), ram_role_name=role
+        )
     )
     status, _ = _metadata_get(listener, "/latest/meta-data/ram/security-credentials/")
     assert status == 404

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from ecsram.testing.clients import metadata_proxy_url
-from ecsram.testing.plugin import IMAGE, INSTANCE_TYPE, REGION
+from ecsram.testing.plugin import IMAGE, INSTANCE_TYPE
 from tests.compat.conftest import unique
 from tests.compat.wire import Footmark, FootmarkError
 from tests.conftest import Sdk
@@ -66,7 +66,9 @@ def _ali_ram_role(ram: Footmark, state: str, role_name: str, policy: str | None,
         ram.call("DeleteRole", role_name=role_name)
         return True
     if role is None:
-        created = ram.call("CreateRole", role_name=role_name, assume_role_policy_document=policy, description=description)
+        created = ram.call(
+            "CreateRole", role_name=role_name, assume_role_policy_document=policy, description=description
+        )
         assert created["Role"]["RoleName"] == role_name
         return True
     if policy:
@@ -242,4 +244,3 @@ def _attach_read_only(role: str) -> Any:
     request.set_PolicyName("AliyunECSReadOnlyAccess")
     request.set_RoleName(role)
     return request
-

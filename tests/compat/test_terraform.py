@@ -154,7 +154,11 @@ def test_ram_role_lifecycle(terraform: TeaRpc) -> None:
 
     # A policy attached: without force the delete is DeleteConflict.Role.Policy (409), which the
     # provider retries until its timeout; with force it detaches first.
-    ok(terraform.ram("AttachPolicyToRole", {"PolicyType": "System", "PolicyName": "AliyunECSReadOnlyAccess", "RoleName": role_id}))
+    ok(
+        terraform.ram(
+            "AttachPolicyToRole", {"PolicyType": "System", "PolicyName": "AliyunECSReadOnlyAccess", "RoleName": role_id}
+        )
+    )
     refused = _ram_role_delete(terraform, role_id, force=False)
     assert (refused.status, refused.code) == (409, "DeleteConflict.Role.Policy")
     ok(_ram_role_delete(terraform, role_id, force=True))
@@ -201,11 +205,19 @@ def test_ram_role_policy_attachment(sdk: Sdk, terraform_go_sdk: GoSdkRpc) -> Non
             "policy_type": policy_type,
         }
         # Import reads the same ID; a second attach is refused, not duplicated.
-        again = go.call(RAM, "AttachPolicyToRole", {"PolicyType": policy_type, "PolicyName": policy_name, "RoleName": role})
+        again = go.call(
+            RAM, "AttachPolicyToRole", {"PolicyType": policy_type, "PolicyName": policy_name, "RoleName": role}
+        )
         assert again.code == "EntityAlreadyExists.Role.Policy", again.body
-        ok(go.call(RAM, "DetachPolicyFromRole", {"PolicyType": policy_type, "PolicyName": policy_name, "RoleName": role}))
+        ok(
+            go.call(
+                RAM, "DetachPolicyFromRole", {"PolicyType": policy_type, "PolicyName": policy_name, "RoleName": role}
+            )
+        )
         assert _policy_attachment_read(go, attachment_id) is None
-        twice = go.call(RAM, "DetachPolicyFromRole", {"PolicyType": policy_type, "PolicyName": policy_name, "RoleName": role})
+        twice = go.call(
+            RAM, "DetachPolicyFromRole", {"PolicyType": policy_type, "PolicyName": policy_name, "RoleName": role}
+        )
         assert not twice.ok and str(twice.code).startswith("EntityNotExist"), twice.body
     ok(go.call(RAM, "DeleteRole", {"RoleName": role}))
     assert _policy_attachment_read(go, ":".join(["role", "AliyunECSReadOnlyAccess", "System", role])) is None
@@ -361,7 +373,11 @@ def test_instance_with_role_name(sdk: Sdk, terraform: TeaRpc, terraform_go_sdk: 
     state = _instance_read(terraform, terraform_go_sdk, instance)
     assert state is not None
     assert state["role_name"] == first_role
-    assert (state["status"], state["vswitch_id"], state["security_groups"]) == ("Running", "vsw-tf000001", ["sg-tf000001"])
+    assert (state["status"], state["vswitch_id"], state["security_groups"]) == (
+        "Running",
+        "vsw-tf000001",
+        ["sg-tf000001"],
+    )
     assert state["tags"] == {"owner": "terraform"}
     assert state["system_disk_category"] == "cloud_essd" and state["system_disk_id"].startswith("d-")
     assert state["primary_ip_address"] and state["enable_jumbo_frame"] is False
@@ -370,7 +386,11 @@ def test_instance_with_role_name(sdk: Sdk, terraform: TeaRpc, terraform_go_sdk: 
     ids = json.dumps([instance])
     ok(terraform.ecs("DetachInstanceRamRole", {"RegionId": REGION, "InstanceIds": ids, "RamRoleName": first_role}))
     ok(terraform.ecs("AttachInstanceRamRole", {"RegionId": REGION, "InstanceIds": ids, "RamRoleName": second_role}))
-    ok(terraform.ecs("ModifyInstanceAttribute", {"InstanceId": instance, "InstanceName": "tf-web-2", "Description": "web server"}))
+    ok(
+        terraform.ecs(
+            "ModifyInstanceAttribute", {"InstanceId": instance, "InstanceName": "tf-web-2", "Description": "web server"}
+        )
+    )
     ok(
         terraform.ecs(
             "ModifyInstanceMetadataOptions",
@@ -417,7 +437,9 @@ def test_ecs_instance_set(sdk: Sdk, terraform: TeaRpc) -> None:
     )
     ids = created["InstanceIdSets"]["InstanceIdSet"]
     assert len(ids) == 3
-    listed = ok(terraform.ecs("DescribeInstances", {"RegionId": REGION, "InstanceIds": json.dumps(ids), "PageSize": 100}))
+    listed = ok(
+        terraform.ecs("DescribeInstances", {"RegionId": REGION, "InstanceIds": json.dumps(ids), "PageSize": 100})
+    )
     assert sorted(i["InstanceId"] for i in listed["Instances"]["Instance"]) == sorted(ids)
     events = ok(
         terraform.ecs(
@@ -454,7 +476,9 @@ def test_instances_data_source(sdk: Sdk, terraform: TeaRpc) -> None:
             {"RegionId": REGION, "InstanceIds": json.dumps(ids), "RamRoleName": "", "PageSize": 50},
         )
     )
-    by_instance = {item["InstanceId"]: item["RamRoleName"] for item in roles["InstanceRamRoleSets"]["InstanceRamRoleSet"]}
+    by_instance = {
+        item["InstanceId"]: item["RamRoleName"] for item in roles["InstanceRamRoleSets"]["InstanceRamRoleSet"]
+    }
     assert by_instance.get(with_role) == role
     assert by_instance.get(without_role, "") == ""
     user_data = ok(terraform.ecs("DescribeUserData", {"RegionId": REGION, "InstanceId": with_role}))

@@ -240,7 +240,9 @@ class Footmark:
         client token) then ``build_request_params`` (a keyword matches the request class's setter
         by its name lower-cased without ``_``; the rest are dropped)."""
         module = importlib.import_module(f"{self.product}.{action}Request")
-        setters = {name[4:].lower(): name for name in dir(getattr(module, f"{action}Request")) if name.startswith("set_")}
+        setters = {
+            name[4:].lower(): name for name in dir(getattr(module, f"{action}Request")) if name.startswith("set_")
+        }
         formatted: dict[str, object] = dict(kwargs)
         for key, value in kwargs.items():
             if key in ("instance_ids", "disk_ids") and value:
