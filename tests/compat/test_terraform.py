@@ -305,7 +305,8 @@ def test_ecs_ram_role_attachment(sdk: Sdk, terraform: TeaRpc) -> None:
 def _instance_read(tf: TeaRpc, go: GoSdkRpc, instance_id: str) -> dict[str, Any] | None:
     """resource_alicloud_instance.go ``resourceAliCloudInstanceRead`` with service_alicloud_ecs.go
     ``DescribeInstance`` (an empty list is "not found"), ``DescribeInstanceSystemDisk``,
-    ``DescribeInstanceAttribute``, the primary ENI, DescribeUserData and DescribeInstanceRamRole."""
+    ``DescribeInstanceAttribute``, the primary ENI, DescribeUserData, DescribeInstanceRamRole and
+    (newer releases) DescribeInstanceMaintenanceAttributes."""
     described = ok(
         tf.ecs(
             "DescribeInstances",
@@ -337,6 +338,8 @@ def _instance_read(tf: TeaRpc, go: GoSdkRpc, instance_id: str) -> dict[str, Any]
     user_data = ok(go.call(ECS, "DescribeUserData", {"InstanceId": instance_id, "RegionId": REGION}))
     roles = ok(go.call(ECS, "DescribeInstanceRamRole", {"InstanceIds": json.dumps([instance_id]), "RegionId": REGION}))
     role_set = roles["InstanceRamRoleSets"]["InstanceRamRoleSet"]
+    maintenance = ok(tf.ecs("DescribeInstanceMaintenanceAttributes", {"RegionId": REGION, "InstanceId.1": instance_id}))
+    attribute_set = maintenance["MaintenanceAttributes"]["MaintenanceAttribute"][0]
     return {
         "instance_name": instance["InstanceName"],
         "status": instance["Status"],
@@ -352,6 +355,9 @@ def _instance_read(tf: TeaRpc, go: GoSdkRpc, instance_id: str) -> dict[str, Any]
         "user_data": user_data["UserData"],
         # Only set when the set has an item: an unattached instance leaves role_name as it was.
         "role_name": role_set[0]["RamRoleName"] if role_set else None,
+        "maintenance_time": attribute_set["MaintenanceWindows"]["MaintenanceWindow"],
+        "maintenance_action": attribute_set["ActionOnMaintenance"]["Value"],
+        "maintenance_notify": attribute_set["NotifyOnMaintenance"],
     }
 
 
@@ -381,6 +387,11 @@ def test_instance_with_role_name(sdk: Sdk, terraform: TeaRpc, terraform_go_sdk: 
     assert state["tags"] == {"owner": "terraform"}
     assert state["system_disk_category"] == "cloud_essd" and state["system_disk_id"].startswith("d-")
     assert state["primary_ip_address"] and state["enable_jumbo_frame"] is False
+    assert (state["maintenance_action"], state["maintenance_time"], state["maintenance_notify"]) == (
+        "AutoRecover",
+        [],
+        False,
+    )
 
     # Update role_name: DetachInstanceRamRole of the old, AttachInstanceRamRole of the new.
     ids = json.dumps([instance])
@@ -494,13 +505,13 @@ def test_instances_data_source(sdk: Sdk, terraform: TeaRpc) -> None:
 
 @pytest.mark.parametrize(
     ("version", "action"),
-    [(ECS, "DescribeInstanceMaintenanceAttributes"), (ECS, "DescribeSecurityGroups"), (RAM, "GetLoginProfile")],
+    [(ECS, "DescribeInstanceAutoRenewAttribute"), (ECS, "DescribeSecurityGroups"), (RAM, "GetLoginProfile")],
 )
 def test_unemulated_action_is_never_a_404(terraform: TeaRpc, version: str, action: str) -> None:
     """alicloud/errors.go ``NotFoundError``: any 404 reads as "the resource is gone", so an action
-    ecsram does not emulate must fail loudly (``UnsupportedOperation`` 400), never silently.
-    ``DescribeInstanceMaintenanceAttributes`` is what newer resource_alicloud_instance.go reads
-    reach after DescribeUserData: with ecsram that read fails instead of emptying the state."""
+    ecsram does not emulate must fail loudly (``UnsupportedOperation`` 400), never silently
+    (resource_alicloud_instance.go reads ``DescribeInstanceAutoRenewAttribute`` for PrePaid
+    instances; alicloud_ram_login_profile reads ``GetLoginProfile``)."""
     response = terraform.call(version, action, {"RegionId": REGION})
     assert (response.status, response.code) == (400, "UnsupportedOperation"), response.body
     assert not response.terraform_not_found()
