@@ -294,6 +294,10 @@ def test_describe_instances_filters_on_the_new_attributes(sdk: Sdk) -> None:
     assert ids(key_pair_name="deploy-key") == {detailed}
     assert ids(instance_charge_type="PostPaid") == {detailed, plain}
     assert ids(instance_charge_type="PrePaid") == set()
+    assert ids(security_group_id="sg-bp1bbbb") == {detailed}
+    assert ids(security_group_id="sg-bp1") == set()  # a whole ID, not a prefix
+    assert ids(security_group_id="sg-BP1BBBB") == set()  # IDs are case-sensitive
+    assert ids(security_group_id="%") == set()
     _error(
         sdk.raw().v1("DescribeInstances", {"RegionId": REGION, "InstanceChargeType": "X"}),
         404,

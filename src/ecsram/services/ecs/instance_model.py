@@ -330,6 +330,10 @@ def security_group_error(action: str, security_group_id: str) -> ApiError:
     return ApiError(err.code, err.status, f"{err.message.rstrip('.')}: {security_group_id[:64]}.")
 
 
+def is_security_group_id(value: str) -> bool:
+    return _SECURITY_GROUP.fullmatch(value) is not None
+
+
 def security_group_check(action: str) -> Callable[[str], str]:
     """There are no security group resources: a well-formed ID (``sg-`` and lower-case letters
     and digits) stands for itself."""

@@ -144,7 +144,9 @@ def _creation_params(action: str) -> tuple[Any, ...]:
 
 
 def _fingerprint(args: dict[str, Any]) -> str:
-    significant = sorted((k, v) for k, v in args.items() if k not in ("ClientToken", "DryRun") and v is not None)
+    # The password is not part of it: nothing derived from a password is stored, not even a hash.
+    ignored = ("ClientToken", "DryRun", "Password")
+    significant = sorted((k, v) for k, v in args.items() if k not in ignored and v is not None)
     return hashlib.sha256(orjson.dumps(significant)).hexdigest()
 
 
@@ -291,6 +293,11 @@ def describe_instances(call: Call) -> dict[str, Any]:
     ):
         if args.get(arg) is not None:
             filters[key] = list(args[arg]) if key == "ids" else args[arg]
+    if args["SecurityGroupId"] is not None:
+        if model.is_security_group_id(args["SecurityGroupId"]):
+            filters["security_group"] = instances.security_group_pattern(args["SecurityGroupId"])
+        else:
+            filters["ids"] = []  # no instance can be in a group of that name
     fields, found = instance_page(call, filters, keyset=keyset(call))
     return {**fields, "Instances": {"Instance": [instance_view(i) for i in found]}}
 

@@ -133,8 +133,8 @@ def upgrade() -> None:
         for column in _NEW_COLUMNS:
             if column.name not in _NULLABLE:
                 batch.alter_column(column.name, existing_type=column.type, nullable=False)
-    op.create_index("ix_instances_system_disk", "instances", ["system_disk_id"])
-    op.create_index("ix_instances_network_interface", "instances", ["network_interface_id"])
+    op.create_index("ix_instances_system_disk", "instances", ["account_id", "region_id", "system_disk_id"])
+    op.create_index("ix_instances_network_interface", "instances", ["account_id", "region_id", "network_interface_id"])
 
 
 def downgrade() -> None:
