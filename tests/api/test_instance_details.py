@@ -359,6 +359,23 @@ def test_modify_instance_attribute(sdk: Sdk) -> None:
     assert _attribute(sdk, instance_id)["InstanceName"] == "web-3"
 
 
+def test_modify_security_groups(sdk: Sdk) -> None:
+    instance_id = _run_detailed(sdk)
+    params = {"InstanceId": instance_id, "SecurityGroupIds.1": "sg-new1", "SecurityGroupIds.2": "sg-new2"}
+    assert sdk.raw().v1("ModifyInstanceAttribute", params).status == 200
+    assert _describe_one(sdk, instance_id)["SecurityGroupIds"]["SecurityGroupId"] == ["sg-new1", "sg-new2"]
+    (interface,) = _interfaces(sdk, instance_id=instance_id)["NetworkInterfaceSets"]["NetworkInterfaceSet"]
+    assert interface["SecurityGroupIds"]["SecurityGroupId"] == ["sg-new1", "sg-new2"]
+    repeated = {"InstanceId": instance_id, "SecurityGroupIds.1": "sg-a", "SecurityGroupIds.2": "sg-a"}
+    _error(sdk.raw().v1("ModifyInstanceAttribute", repeated), 404, "InvalidParameter.SecurityGroupIdRepeated")
+    (classic,) = run_instances(sdk, 1, vpc=False)
+    _error(
+        sdk.raw().v1("ModifyInstanceAttribute", {"InstanceId": classic, "SecurityGroupIds.1": "sg-a"}),
+        400,
+        "InvalidNetworkType.NotSupported",
+    )
+
+
 def test_user_data_changes_only_when_stopped(sdk: Sdk) -> None:
     instance_id = _run_detailed(sdk)
     assert _user_data(sdk, instance_id) == USER_DATA

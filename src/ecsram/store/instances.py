@@ -170,6 +170,7 @@ _MODIFY_ATTRIBUTES = Statement(
         host_name=func.coalesce(bindparam("host_name", type_=String), instances.c.host_name),
         user_data=func.coalesce(bindparam("user_data", type_=Text), instances.c.user_data),
         password_set=func.coalesce(bindparam("password_set", type_=Boolean), instances.c.password_set),
+        security_group_ids=func.coalesce(bindparam("security_group_ids", type_=Text), instances.c.security_group_ids),
     ),
 )
 _SET_METADATA_OPTIONS = Statement(
@@ -279,6 +280,7 @@ def modify_attributes(
     host_name: str | None,
     user_data: str | None,
     password_set: bool | None,
+    security_group_ids: str | None = None,
 ) -> None:
     """Change the attributes given (not None); the others keep their values."""
     tx.run(
@@ -291,6 +293,7 @@ def modify_attributes(
             "host_name": host_name,
             "user_data": user_data,
             "password_set": password_set,
+            "security_group_ids": security_group_ids,
         },
     )
 

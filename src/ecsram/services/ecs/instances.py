@@ -329,6 +329,9 @@ def modify_instance_attribute(call: Call) -> dict[str, Any]:
             raise catalog.api_error("ecs", action, "InvalidUserData.NotSupported")
         if instance.status != STOPPED:
             raise errors.incorrect_instance_status(action, "Stop the instance to change its UserData.")
+    groups = args["SecurityGroupIds"]
+    if groups is not None and instance.network_type == CLASSIC:
+        raise catalog.api_error("ecs", action, "InvalidNetworkType.NotSupported")
     instances.modify_attributes(
         call.store,
         instance,
@@ -337,6 +340,7 @@ def modify_instance_attribute(call: Call) -> dict[str, Any]:
         host_name=args["HostName"],
         user_data=args["UserData"],
         password_set=True if args["Password"] is not None else None,
+        security_group_ids=None if groups is None else orjson.dumps(list(groups)).decode(),
     )
     return {}
 
@@ -494,6 +498,7 @@ _ATTRIBUTE_CHANGES = (
     Checked("HostName", check=model.host_name_check("ModifyInstanceAttribute")),
     Checked("Password", check=model.password_check("ModifyInstanceAttribute")),
     Checked("UserData", check=model.user_data_check("ModifyInstanceAttribute")),
+    SecurityGroupList("SecurityGroupIds", max_items=16, action="ModifyInstanceAttribute"),
 )
 
 
