@@ -24,6 +24,7 @@ from aliyunsdkecs.request.v20140526.DescribeNetworkInterfacesRequest import Desc
 from aliyunsdkecs.request.v20140526.DescribeUserDataRequest import DescribeUserDataRequest
 from aliyunsdkecs.request.v20140526.ModifyInstanceAttributeRequest import ModifyInstanceAttributeRequest
 
+from ecsram.services.ecs import instance_model
 from tests.conftest import Sdk
 from tests.support.ecs import REGION, allow, run_instances
 from tests.support.raw import RawResponse
@@ -195,11 +196,16 @@ def test_create_instance_has_no_start_time_until_started(sdk: Sdk, server: Any) 
 
 def test_private_address_lies_in_the_vswitch_block(sdk: Sdk) -> None:
     ids = run_instances(sdk, 5)
+    from tests.support.metadata import Metadata
+
+    vswitch_block = Metadata(sdk.endpoint, ids[0]).get("/latest/meta-data/vswitch-cidr-block").text
+    assert vswitch_block == instance_model.vswitch_cidrs("vsw-test0001")[1]
     for instance_id in ids:
         (interface,) = _interfaces(sdk, instance_id=instance_id)["NetworkInterfaceSets"]["NetworkInterfaceSet"]
         instance = _describe_one(sdk, instance_id)
         assert interface["PrivateIpAddress"] == instance["VpcAttributes"]["PrivateIpAddress"]["IpAddress"][0]
-        assert ipaddress.ip_address(interface["PrivateIpAddress"]).is_private
+        # run_instances puts them on vsw-test0001: its block (the metadata service shows the same one).
+        assert ipaddress.ip_address(interface["PrivateIpAddress"]) in ipaddress.ip_network(vswitch_block)
 
 
 @pytest.mark.parametrize(
