@@ -24,7 +24,7 @@ VSWITCH_IDS = st.text(min_size=1, max_size=64)
         ("ecs.c7.xlarge", (4, 8192)),
         ("ecs.r7.8xlarge", (32, 262144)),
         ("ecs.t6-c1m1.small", (1, 2048)),
-        ("ecs.hfc7.medium", (1, 2048)),
+        ("ecs.hfc7.medium", (2, 4096)),
         ("ecs.ebmg7.128xlarge", (512, 2097152)),
         ("ecs.sn1ne.large", (2, 8192)),
     ],
