@@ -24,6 +24,7 @@ from aliyunsdkecs.request.v20140526.DescribeNetworkInterfacesRequest import Desc
 from aliyunsdkecs.request.v20140526.DescribeUserDataRequest import DescribeUserDataRequest
 from aliyunsdkecs.request.v20140526.ModifyInstanceAttributeRequest import ModifyInstanceAttributeRequest
 
+from ecsram.services.ecs import instance_model
 from tests.conftest import Sdk
 from tests.support.ecs import REGION, allow, run_instances
 from tests.support.raw import RawResponse
@@ -195,11 +196,16 @@ def test_create_instance_has_no_start_time_until_started(sdk: Sdk, server: Any) 
 
 def test_private_address_lies_in_the_vswitch_block(sdk: Sdk) -> None:
     ids = run_instances(sdk, 5)
+    from tests.support.metadata import Metadata
+
+    vswitch_block = Metadata(sdk.endpoint, ids[0]).get("/latest/meta-data/vswitch-cidr-block").text
+    assert vswitch_block == instance_model.vswitch_cidrs("vsw-test0001")[1]
     for instance_id in ids:
         (interface,) = _interfaces(sdk, instance_id=instance_id)["NetworkInterfaceSets"]["NetworkInterfaceSet"]
         instance = _describe_one(sdk, instance_id)
         assert interface["PrivateIpAddress"] == instance["VpcAttributes"]["PrivateIpAddress"]["IpAddress"][0]
-        assert ipaddress.ip_address(interface["PrivateIpAddress"]).is_private
+        # run_instances puts them on vsw-test0001: its block (the metadata service shows the same one).
+        assert ipaddress.ip_address(interface["PrivateIpAddress"]) in ipaddress.ip_network(vswitch_block)
 
 
 @pytest.mark.parametrize(
@@ -294,6 +300,10 @@ def test_describe_instances_filters_on_the_new_attributes(sdk: Sdk) -> None:
     assert ids(key_pair_name="deploy-key") == {detailed}
     assert ids(instance_charge_type="PostPaid") == {detailed, plain}
     assert ids(instance_charge_type="PrePaid") == set()
+    assert ids(security_group_id="sg-bp1bbbb") == {detailed}
+    assert ids(security_group_id="sg-bp1") == set()  # a whole ID, not a prefix
+    assert ids(security_group_id="sg-BP1BBBB") == set()  # IDs are case-sensitive
+    assert ids(security_group_id="%") == set()
     _error(
         sdk.raw().v1("DescribeInstances", {"RegionId": REGION, "InstanceChargeType": "X"}),
         404,
@@ -353,6 +363,23 @@ def test_modify_instance_attribute(sdk: Sdk) -> None:
     request.set_InstanceName("web-3")
     sdk.v1_call(request)
     assert _attribute(sdk, instance_id)["InstanceName"] == "web-3"
+
+
+def test_modify_security_groups(sdk: Sdk) -> None:
+    instance_id = _run_detailed(sdk)
+    params = {"InstanceId": instance_id, "SecurityGroupIds.1": "sg-new1", "SecurityGroupIds.2": "sg-new2"}
+    assert sdk.raw().v1("ModifyInstanceAttribute", params).status == 200
+    assert _describe_one(sdk, instance_id)["SecurityGroupIds"]["SecurityGroupId"] == ["sg-new1", "sg-new2"]
+    (interface,) = _interfaces(sdk, instance_id=instance_id)["NetworkInterfaceSets"]["NetworkInterfaceSet"]
+    assert interface["SecurityGroupIds"]["SecurityGroupId"] == ["sg-new1", "sg-new2"]
+    repeated = {"InstanceId": instance_id, "SecurityGroupIds.1": "sg-a", "SecurityGroupIds.2": "sg-a"}
+    _error(sdk.raw().v1("ModifyInstanceAttribute", repeated), 404, "InvalidParameter.SecurityGroupIdRepeated")
+    (classic,) = run_instances(sdk, 1, vpc=False)
+    _error(
+        sdk.raw().v1("ModifyInstanceAttribute", {"InstanceId": classic, "SecurityGroupIds.1": "sg-a"}),
+        400,
+        "InvalidNetworkType.NotSupported",
+    )
 
 
 def test_user_data_changes_only_when_stopped(sdk: Sdk) -> None:

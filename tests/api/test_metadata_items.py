@@ -285,3 +285,17 @@ def test_items_on_a_dedicated_listener(
     assert get("/latest/user-data") == (200, USER_DATA)
     assert get("/latest/meta-data/eipv4")[0] == 404
     assert get("/2016-01-01/meta-data/region-id") == (200, REGION.encode())
+
+
+def test_metadata_follows_modify_instance_attribute(sdk: Sdk, vm: dict[str, Any]) -> None:
+    ecs = sdk.tea_ecs()
+    ecs.stop_instance(ecs_models.StopInstanceRequest(instance_id=vm["id"]))
+    changed = b"#!/bin/sh\necho changed\n"
+    request = ecs_models.ModifyInstanceAttributeRequest(
+        instance_id=vm["id"], host_name="renamed-host", user_data=base64.b64encode(changed).decode()
+    )
+    ecs.modify_instance_attribute(request)
+    ecs.start_instance(ecs_models.StartInstanceRequest(instance_id=vm["id"]))
+    metadata: Metadata = vm["metadata"]
+    assert metadata.get("/latest/meta-data/hostname").text == "renamed-host"
+    assert metadata.get("/latest/user-data").body == changed

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import orjson
 from sqlalchemy import Boolean, ColumnElement, String, Text, bindparam, delete, func, select, update
 
 from ecsram.store.schema import instances
@@ -169,6 +170,7 @@ _MODIFY_ATTRIBUTES = Statement(
         host_name=func.coalesce(bindparam("host_name", type_=String), instances.c.host_name),
         user_data=func.coalesce(bindparam("user_data", type_=Text), instances.c.user_data),
         password_set=func.coalesce(bindparam("password_set", type_=Boolean), instances.c.password_set),
+        security_group_ids=func.coalesce(bindparam("security_group_ids", type_=Text), instances.c.security_group_ids),
     ),
 )
 _SET_METADATA_OPTIONS = Statement(
@@ -278,6 +280,7 @@ def modify_attributes(
     host_name: str | None,
     user_data: str | None,
     password_set: bool | None,
+    security_group_ids: str | None = None,
 ) -> None:
     """Change the attributes given (not None); the others keep their values."""
     tx.run(
@@ -290,6 +293,7 @@ def modify_attributes(
             "host_name": host_name,
             "user_data": user_data,
             "password_set": password_set,
+            "security_group_ids": security_group_ids,
         },
     )
 
@@ -337,6 +341,17 @@ FILTER_COLUMNS = {
 }
 
 
+# The instances in one security group: its ID, quoted, in the JSON array of the instance's groups.
+PATTERN_FILTERS = {"security_group": instances.c.security_group_ids}
+
+
+def security_group_pattern(security_group_id: str) -> str:
+    """The LIKE pattern (escape ``\\``) of a security group ID in ``security_group_ids``."""
+    quoted = orjson.dumps(security_group_id).decode()
+    escaped = quoted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 @cache
 def _listing(filters: frozenset[str], after: bool = False) -> tuple[Statement, Statement]:
     """(page, count) statements for a set of filters; ``after`` adds keyset paging to the page.
@@ -346,16 +361,22 @@ def _listing(filters: frozenset[str], after: bool = False) -> tuple[Statement, S
     for name in sorted(filters):
         if name in LIST_FILTER_COLUMNS:
             conditions.append(in_list(LIST_FILTER_COLUMNS[name], name))
+        elif name in PATTERN_FILTERS:
+            conditions.append(PATTERN_FILTERS[name].like(bindparam(name), escape="\\"))
         else:
             conditions.append(FILTER_COLUMNS[name] == bindparam(name))
     lists = tuple(name for name in sorted(filters) if name in LIST_FILTER_COLUMNS)
     key = "_".join(sorted(filters)) or "all"
     page_conditions = [*conditions, instances.c.instance_id > bindparam("after")] if after else conditions
+    # Looked up by disk or interface IDs, the few rows found are sorted; ordering by the bare column
+    # would steer SQLite to walk the account's whole (account, region, instance) index instead.
+    by_other_ids = any(name in LIST_FILTER_COLUMNS and name != "ids" for name in filters)
+    order: ColumnElement[Any] = instances.c.instance_id.concat("") if by_other_ids else instances.c.instance_id
     page = Statement(
         f"list_instances_{key}{'_after' if after else ''}",
         select(*_ALL_COLUMNS)
         .where(*page_conditions)
-        .order_by(instances.c.instance_id)
+        .order_by(order)
         .limit(bindparam("limit"))
         .offset(bindparam("offset")),
         lists=lists,

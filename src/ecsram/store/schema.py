@@ -127,8 +127,13 @@ instances = Table(
 # Listing an account's instances in a region, in stable (InstanceId) order, a page at a time.
 Index("ix_instances_account_region", instances.c.account_id, instances.c.region_id, instances.c.instance_id)
 # DescribeDisks / DescribeNetworkInterfaces by ID.
-Index("ix_instances_system_disk", instances.c.system_disk_id)
-Index("ix_instances_network_interface", instances.c.network_interface_id)
+Index("ix_instances_system_disk", instances.c.account_id, instances.c.region_id, instances.c.system_disk_id)
+Index(
+    "ix_instances_network_interface",
+    instances.c.account_id,
+    instances.c.region_id,
+    instances.c.network_interface_id,
+)
 # DescribeInstanceRamRole by role: only bound instances are indexed.
 Index(
     "ix_instances_role",

@@ -127,7 +127,7 @@ def instance_shape(action: str, instance_type: str) -> tuple[int, int]:
     if match is None or multiplier > MAX_SIZE_MULTIPLIER:
         raise catalog.api_error("ecs", action, "InvalidInstanceType.ValueNotSupported")
     size = match.group(2)
-    cpu = {"small": 1, "medium": 1, "large": 2}.get(size, 4 * multiplier)
+    cpu = {"small": 1, "medium": 2, "large": 2}.get(size, 4 * multiplier)
     family = re.match(r"[a-z]*", match.group(1))
     letters = family.group(0) if family else ""
     per_cpu = next(({"c": 2, "g": 4, "r": 8, "t": 2}[ch] for ch in reversed(letters) if ch in "cgrt"), 4)
@@ -328,6 +328,10 @@ def resource_group_check(action: str) -> Callable[[str], str]:
 def security_group_error(action: str, security_group_id: str) -> ApiError:
     err = _error(action, "InvalidSecurityGroupId.NotFound", (404, "The specified SecurityGroupId does not exist."))
     return ApiError(err.code, err.status, f"{err.message.rstrip('.')}: {security_group_id[:64]}.")
+
+
+def is_security_group_id(value: str) -> bool:
+    return _SECURITY_GROUP.fullmatch(value) is not None
 
 
 def security_group_check(action: str) -> Callable[[str], str]:

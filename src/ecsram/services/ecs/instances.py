@@ -1,47 +1,48 @@
-"""ECS instances: RunInstances, CreateInstance, DescribeInstances, Start/Stop/Delete, metadata options.
+"""ECS instances: RunInstances, CreateInstance, DescribeInstances, DescribeInstanceAttribute,
+ModifyInstanceAttribute, DescribeUserData, DescribeInstanceStatus, DescribeInstanceHistoryEvents,
+Start/Stop/Delete, metadata options.
 
-Instances exist so that the RAM role operations have something to act on; they are records,
-not machines. Decisions (see docs/fidelity.md): an instance created with a ``VSwitchId`` is on
+Instances are records, not machines: they carry what the RAM role operations act on and what
+real tools read of an instance (the rules are in ``instance_model``, the response shapes in
+``instance_views``). Decisions (see docs/fidelity.md): an instance created with a ``VSwitchId`` is on
 the ``vpc`` network, without one on ``classic``; RunInstances instances are ``Running`` at once,
 CreateInstance ones ``Stopped``.
 """
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import re
 import secrets
 import string
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from ecsram.contract import paging
 from ecsram.contract.call import Call
 from ecsram.contract.catalogue import vendor
-from ecsram.contract.catalogue.params import INT32, Boolean, Checked, FlatList, Integer, JsonStringList, String
+from ecsram.contract.catalogue.params import Boolean, Checked, FlatList, Integer, JsonStringList, String
 from ecsram.contract.errors import ApiError
 from ecsram.contract.operation import Operation, operation
 from ecsram.services.ecs import errors
 from ecsram.services.ecs import instance_model as model
 from ecsram.services.ecs import tags as instance_tags
 from ecsram.services.ecs.arns import instance_arn
+from ecsram.services.ecs.instance_views import attribute_view, instance_view
+from ecsram.services.ecs.listing import choice_of, instance_page, keyset, next_token, paging_params
 from ecsram.services.ecs.regions import region_param
 from ecsram.services.ecs.role_checks import checked_role_for_instances
 from ecsram.store import client_tokens, instances, tags
 from ecsram.store.instances import CLASSIC, VPC, Instance
-from ecsram.store.times import ISO_SECONDS, iso
+from ecsram.store.times import iso
 
 RUNNING, STOPPED = "Running", "Stopped"
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 _CLIENT_TOKEN = re.compile(r"[\x21-\x7e]{1,64}")
 _INSTANCE_NAME = re.compile(r"[^\s\x00-\x1f]{2,128}")
 _STATUSES = ("Pending", "Running", "Starting", "Stopping", "Stopped")
-INT32_MAX = INT32[1]
 
 
 def new_instance_id() -> str:
@@ -54,17 +55,6 @@ def _vpc_of(vswitch_id: str) -> str:
 
 
 # --- parameter checks ---------------------------------------------------------------------
-
-
-def _choice(action: str, code: str, choices: tuple[str, ...]) -> Any:
-    def check(raw: str) -> str:
-        if raw not in choices:
-            raise vendor.api_error(
-                "ecs", action, code, fallback=(400, f"The specified value must be one of {', '.join(choices)}.")
-            )
-        return raw
-
-    return check
 
 
 def _client_token(raw: str) -> str:
@@ -139,12 +129,12 @@ def _creation_params(action: str) -> tuple[Any, ...]:
         Checked(
             "HttpEndpoint",
             default="enabled",
-            check=_choice(action, "InvalidHttpEndpoint.NotSupported", ("enabled", "disabled")),
+            check=choice_of(action, "InvalidHttpEndpoint.NotSupported", ("enabled", "disabled")),
         ),
         Checked(
             "HttpTokens",
             default="optional",
-            check=_choice(action, "InvalidHttpTokens.NotSupported", ("optional", "required")),
+            check=choice_of(action, "InvalidHttpTokens.NotSupported", ("optional", "required")),
         ),
         Checked("HttpPutResponseHopLimit", default=1, check=_hop_limit(action)),
         Boolean("DryRun", default=False),
@@ -156,7 +146,9 @@ def _creation_params(action: str) -> tuple[Any, ...]:
 
 
 def _fingerprint(args: dict[str, Any]) -> str:
-    significant = sorted((k, v) for k, v in args.items() if k not in ("ClientToken", "DryRun") and v is not None)
+    # The password is not part of it: nothing derived from a password is stored, not even a hash.
+    ignored = ("ClientToken", "DryRun", "Password")
+    significant = sorted((k, v) for k, v in args.items() if k not in ignored and v is not None)
     return hashlib.sha256(orjson.dumps(significant)).hexdigest()
 
 
@@ -285,173 +277,6 @@ def create_instance(call: Call) -> dict[str, Any]:
 
 # --- reading ------------------------------------------------------------------------------
 
-_NO_EXPIRY = "2099-12-31T15:59Z"
-_PREPAID_SECONDS = 30 * 24 * 3600  # PrePaid instances are bought for one month (Period is not emulated).
-
-
-def _minute(timestamp: str) -> str:
-    return timestamp[:16] + "Z"  # DescribeInstances reports times to the minute: 2026-01-01T12:00Z
-
-
-def _expired_time(instance: Instance) -> str:
-    if instance.instance_charge_type != "PrePaid":
-        return _NO_EXPIRY
-    created = calendar.timegm(time.strptime(instance.created_at, ISO_SECONDS))
-    return _minute(iso(created + _PREPAID_SECONDS))
-
-
-def _security_group_ids(instance: Instance) -> list[str]:
-    ids: list[str] = orjson.loads(instance.security_group_ids)
-    return ids
-
-
-def _addresses(instance: Instance) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """(VPC private addresses, classic inner addresses)."""
-    ips = {"IpAddress": [instance.private_ip]}
-    empty: dict[str, list[str]] = {"IpAddress": []}
-    return (ips, empty) if instance.network_type == VPC else (empty, ips)
-
-
-def _network_interfaces(instance: Instance) -> list[dict[str, Any]]:
-    if instance.network_type != VPC:
-        return []  # classic instances have no elastic network interface
-    return [
-        {
-            "Type": "Primary",
-            "NetworkInterfaceId": instance.network_interface_id,
-            "MacAddress": instance.mac_address,
-            "PrimaryIpAddress": instance.private_ip,
-            "PrivateIpSets": {"PrivateIpSet": [{"PrivateIpAddress": instance.private_ip, "Primary": True}]},
-            "Ipv6Sets": {"Ipv6Set": []},
-            "Ipv4PrefixSets": {"Ipv4PrefixSet": []},
-            "Ipv6PrefixSets": {"Ipv6PrefixSet": []},
-        }
-    ]
-
-
-def _common_view(instance: Instance) -> dict[str, Any]:
-    """What DescribeInstances and DescribeInstanceAttribute both show."""
-    private, inner = _addresses(instance)
-    return {
-        "InstanceId": instance.instance_id,
-        "InstanceName": instance.instance_name,
-        "Description": instance.description,
-        "HostName": instance.host_name,
-        "RegionId": instance.region_id,
-        "ZoneId": instance.zone_id,
-        "Status": instance.status,
-        "InstanceType": instance.instance_type,
-        "Cpu": instance.cpu,
-        "Memory": instance.memory,
-        "ImageId": instance.image_id,
-        "InstanceNetworkType": instance.network_type,
-        "VpcAttributes": {
-            "VpcId": instance.vpc_id or "",
-            "VSwitchId": instance.vswitch_id or "",
-            "PrivateIpAddress": private,
-            "NatIpAddress": "",
-        },
-        "InnerIpAddress": inner,
-        "PublicIpAddress": {"IpAddress": []},
-        "EipAddress": {"AllocationId": "", "IpAddress": "", "Bandwidth": 0, "InternetChargeType": ""},
-        "SecurityGroupIds": {"SecurityGroupId": _security_group_ids(instance)},
-        "SerialNumber": instance.serial_number,
-        "CreationTime": _minute(instance.created_at),
-        "ExpiredTime": _expired_time(instance),
-        "InstanceChargeType": instance.instance_charge_type,
-        "InternetChargeType": "PayByTraffic",
-        "InternetMaxBandwidthIn": 0,
-        "InternetMaxBandwidthOut": 0,
-        "StoppedMode": "Not-applicable",
-        "OperationLocks": {"LockReason": []},
-        "DedicatedHostAttribute": {"DedicatedHostId": "", "DedicatedHostName": ""},
-        "CreditSpecification": "",
-        "ClusterId": "",
-        "VlanId": "",
-    }
-
-
-def instance_view(instance: Instance) -> dict[str, Any]:
-    """One instance as DescribeInstances shows it."""
-    return {
-        **_common_view(instance),
-        "InstanceTypeFamily": ".".join(instance.instance_type.split(".")[:2]),
-        "OSName": instance.os_name,
-        "OSNameEn": instance.os_name,
-        "OSType": instance.os_type,
-        "StartTime": _minute(instance.started_at) if instance.started_at else "",
-        "ResourceGroupId": instance.resource_group_id,
-        "KeyPairName": instance.key_pair_name or "",
-        "NetworkInterfaces": {"NetworkInterface": _network_interfaces(instance)},
-        "MetadataOptions": {
-            "HttpEndpoint": instance.http_endpoint,
-            "HttpTokens": instance.http_tokens,
-            "HttpPutResponseHopLimit": instance.http_put_response_hop_limit,
-        },
-        "CpuOptions": {"CoreCount": max(1, instance.cpu // 2), "ThreadsPerCore": 2, "Numa": "", "TopologyType": ""},
-        "IoOptimized": True,
-        "DeletionProtection": False,
-        "DeviceAvailable": True,
-        "Recyclable": False,
-        "GPUAmount": 0,
-        "GPUSpec": "",
-        "LocalStorageAmount": 0,
-        "LocalStorageCapacity": 0,
-        "SpotStrategy": "NoSpot",
-        "SpotPriceLimit": 0.0,
-        "SpotDuration": 0,
-        "SaleCycle": "",
-        "AutoReleaseTime": "",
-        "DeploymentSetId": "",
-        "HpcClusterId": "",
-        "RdmaIpAddress": {"IpAddress": []},
-        "HibernationOptions": {"Configured": False},
-        "ImageOptions": {"LoginAsNonRoot": False},
-        "Tags": {"Tag": []},
-    }
-
-
-def attribute_view(instance: Instance) -> dict[str, Any]:
-    """One instance as DescribeInstanceAttribute shows it."""
-    return {**_common_view(instance), "IoOptimized": "optimized", "EnableJumboFrame": False}
-
-
-def _next_token(raw: str) -> str:
-    try:
-        return paging.decode(raw)
-    except ValueError:
-        raise ApiError("InvalidParameter", 400, 'The specified parameter "NextToken" is not valid.') from None
-
-
-def _page(
-    call: Call,
-    filters: dict[str, Any],
-    *,
-    default_size: int = 10,
-    keyset: bool = False,
-) -> tuple[dict[str, Any], list[Instance]]:
-    """One page of the caller's instances in the region matching ``filters``: the paging fields of
-    the response, and the instances. ``keyset`` pages by ``NextToken``/``MaxResults``, else by
-    ``PageNumber``/``PageSize``."""
-    args = call.args
-    account, region = call.caller.account_id, args["RegionId"]
-    if keyset:
-        size = args["MaxResults"] or default_size
-        total, page = instances.list_page(
-            call.store, account, region, filters, after=args["NextToken"] or "", limit=size + 1
-        )
-        more = len(page) > size
-        page = page[:size]
-        token = paging.encode(page[-1].instance_id) if more else ""
-        return {"TotalCount": total, "NextToken": token, "PageSize": size, "PageNumber": 1}, page
-    number, size = args["PageNumber"], args["PageSize"]
-    total, page = instances.list_page(call.store, account, region, filters, offset=(number - 1) * size, limit=size)
-    return {"TotalCount": total, "PageNumber": number, "PageSize": size}, page
-
-
-def _keyset(call: Call) -> bool:
-    return call.args["NextToken"] is not None or call.args["MaxResults"] is not None
-
 
 def _views(call: Call, page: Sequence[Instance]) -> list[dict[str, Any]]:
     """DescribeInstances items, with each instance's tags."""
@@ -486,8 +311,13 @@ def describe_instances(call: Call) -> dict[str, Any]:
     if args["Tag"]:
         tagged = instance_tags.instances_with_tags(call, args["Tag"])
         filters["ids"] = sorted(tagged.intersection(filters["ids"]) if "ids" in filters else tagged)
-    fields, page = _page(call, filters, keyset=_keyset(call))
-    return {**fields, "Instances": {"Instance": _views(call, page)}}
+    if args["SecurityGroupId"] is not None:
+        if model.is_security_group_id(args["SecurityGroupId"]):
+            filters["security_group"] = instances.security_group_pattern(args["SecurityGroupId"])
+        else:
+            filters["ids"] = []  # no instance can be in a group of that name
+    fields, found = instance_page(call, filters, keyset=keyset(call))
+    return {**fields, "Instances": {"Instance": _views(call, found)}}
 
 
 def _instance_in_region(call: Call, action: str) -> Instance:
@@ -517,6 +347,9 @@ def modify_instance_attribute(call: Call) -> dict[str, Any]:
             raise vendor.api_error("ecs", action, "InvalidUserData.NotSupported")
         if instance.status != STOPPED:
             raise errors.incorrect_instance_status(action, "Stop the instance to change its UserData.")
+    groups = args["SecurityGroupIds"]
+    if groups is not None and instance.network_type == CLASSIC:
+        raise vendor.api_error("ecs", action, "InvalidNetworkType.NotSupported")
     instances.modify_attributes(
         call.store,
         instance,
@@ -525,6 +358,7 @@ def modify_instance_attribute(call: Call) -> dict[str, Any]:
         host_name=args["HostName"],
         user_data=args["UserData"],
         password_set=True if args["Password"] is not None else None,
+        security_group_ids=None if groups is None else orjson.dumps(list(groups)).decode(),
     )
     return {}
 
@@ -536,8 +370,8 @@ def describe_instance_status(call: Call) -> dict[str, Any]:
         filters["ids"] = list(args["InstanceId"])
     if args["ZoneId"] is not None:
         filters["zone_id"] = args["ZoneId"]
-    fields, page = _page(call, filters)
-    statuses = [{"InstanceId": i.instance_id, "Status": i.status} for i in page]
+    fields, found = instance_page(call, filters)
+    statuses = [{"InstanceId": i.instance_id, "Status": i.status} for i in found]
     return {**fields, "InstanceStatuses": {"InstanceStatus": statuses}}
 
 
@@ -549,158 +383,6 @@ def describe_instance_history_events(call: Call) -> dict[str, Any]:
         "PageSize": call.args["PageSize"],
         "InstanceSystemEventSet": {"InstanceSystemEventType": []},
     }
-
-
-# --- system disks ---------------------------------------------------------------------------
-
-_DISK_TYPES = ("all", "system", "data")
-_DISK_STATUSES = ("In_use", "Available", "Attaching", "Detaching", "Creating", "ReIniting", "All")
-
-
-def disk_view(instance: Instance) -> dict[str, Any]:
-    """An instance's system disk, as DescribeDisks shows it."""
-    attached = instance.created_at
-    return {
-        "DiskId": instance.system_disk_id,
-        "DiskName": "",
-        "Description": "",
-        "Type": "system",
-        "Category": instance.system_disk_category,
-        "Size": instance.system_disk_size,
-        "PerformanceLevel": "PL0" if instance.system_disk_category == "cloud_essd" else "",
-        "ImageId": instance.image_id,
-        "SourceSnapshotId": "",
-        "AutoSnapshotPolicyId": "",
-        "ProductCode": "",
-        "Portable": False,
-        "InstanceId": instance.instance_id,
-        "Device": "/dev/xvda",
-        "Status": "In_use",
-        "RegionId": instance.region_id,
-        "ZoneId": instance.zone_id,
-        "ResourceGroupId": instance.resource_group_id,
-        "SerialNumber": instance.system_disk_id[2:],
-        "CreationTime": instance.created_at,
-        "AttachedTime": attached,
-        "DetachedTime": "",
-        "ExpiredTime": _expired_time(instance),
-        "DiskChargeType": instance.instance_charge_type,
-        "DeleteWithInstance": True,
-        "DeleteAutoSnapshot": True,
-        "EnableAutoSnapshot": False,
-        "EnableAutomatedSnapshotPolicy": False,
-        "Encrypted": False,
-        "KMSKeyId": "",
-        "BurstingEnabled": False,
-        "IOPS": 0,
-        "IOPSRead": 0,
-        "IOPSWrite": 0,
-        "ProvisionedIops": 0,
-        "Throughput": 0,
-        "MultiAttach": "Disabled",
-        "MountInstanceNum": 0,
-        "MountInstances": {"MountInstance": []},
-        "Attachments": {
-            "Attachment": [{"InstanceId": instance.instance_id, "Device": "/dev/xvda", "AttachedTime": attached}]
-        },
-        "OperationLocks": {"OperationLock": []},
-        "Tags": {"Tag": []},
-    }
-
-
-def _disk_ids_malformed() -> ApiError:
-    return vendor.api_error("ecs", "DescribeDisks", "InvalidParameter.DiskIds")
-
-
-def describe_disks(call: Call) -> dict[str, Any]:
-    args = call.args
-    filters: dict[str, Any] = {}
-    empty = args["DiskType"] == "data" or args["Status"] not in (None, "In_use", "All")
-    if args["DiskIds"] is not None:
-        filters["disk_ids"] = list(args["DiskIds"])
-    if args["InstanceId"] is not None:
-        filters["ids"] = [args["InstanceId"]]
-    for arg, key in (
-        ("ZoneId", "zone_id"),
-        ("ResourceGroupId", "resource_group_id"),
-        ("DiskChargeType", "instance_charge_type"),
-    ):
-        if args[arg] is not None:
-            filters[key] = args[arg]
-    if args["Category"] not in (None, "all"):
-        filters["disk_category"] = args["Category"]
-    if empty:
-        filters["ids"] = []  # data disks (there are none) or a status no system disk is in
-    fields, page = _page(call, filters, keyset=_keyset(call))
-    return {**fields, "Disks": {"Disk": [disk_view(i) for i in page]}}
-
-
-# --- network interfaces ---------------------------------------------------------------------
-
-
-def network_interface_view(instance: Instance) -> dict[str, Any]:
-    """An instance's primary network interface, as DescribeNetworkInterfaces shows it."""
-    no_public_ip = {"PublicIpAddress": "", "AllocationId": ""}
-    return {
-        "NetworkInterfaceId": instance.network_interface_id,
-        "NetworkInterfaceName": "",
-        "Description": "",
-        "Type": "Primary",
-        "Status": "InUse",
-        "MacAddress": instance.mac_address,
-        "PrivateIpAddress": instance.private_ip,
-        "PrivateIpSets": {
-            "PrivateIpSet": [
-                {"PrivateIpAddress": instance.private_ip, "Primary": True, "AssociatedPublicIp": no_public_ip}
-            ]
-        },
-        "Ipv6Sets": {"Ipv6Set": []},
-        "Ipv4PrefixSets": {"Ipv4PrefixSet": []},
-        "Ipv6PrefixSets": {"Ipv6PrefixSet": []},
-        "AssociatedPublicIp": no_public_ip,
-        "VpcId": instance.vpc_id or "",
-        "VSwitchId": instance.vswitch_id or "",
-        "ZoneId": instance.zone_id,
-        "InstanceId": instance.instance_id,
-        "Attachment": {
-            "InstanceId": instance.instance_id,
-            "DeviceIndex": 0,
-            "NetworkCardIndex": 0,
-            "TrunkNetworkInterfaceId": "",
-        },
-        "SecurityGroupIds": {"SecurityGroupId": _security_group_ids(instance)},
-        "ResourceGroupId": instance.resource_group_id,
-        "CreationTime": instance.created_at,
-        "OwnerId": instance.account_id,
-        "ServiceManaged": False,
-        "ServiceID": 0,
-        "QueueNumber": 1,
-        "QueuePairNumber": 0,
-        "DeleteOnRelease": True,
-        "NetworkInterfaceTrafficMode": "Standard",
-        "Tags": {"Tag": []},
-    }
-
-
-def describe_network_interfaces(call: Call) -> dict[str, Any]:
-    args = call.args
-    filters: dict[str, Any] = {"network_type": VPC}  # classic instances have no network interface
-    if args["NetworkInterfaceId"] is not None:
-        filters["network_interface_ids"] = list(args["NetworkInterfaceId"])
-    if args["InstanceId"] is not None:
-        filters["ids"] = [args["InstanceId"]]
-    for arg, key in (
-        ("VpcId", "vpc_id"),
-        ("VSwitchId", "vswitch_id"),
-        ("PrimaryIpAddress", "private_ip"),
-        ("ResourceGroupId", "resource_group_id"),
-    ):
-        if args[arg] is not None:
-            filters[key] = args[arg]
-    if args["Type"] not in (None, "Primary") or args["Status"] not in (None, "InUse"):
-        filters["ids"] = []  # only primary interfaces, always in use
-    fields, page = _page(call, filters, keyset=_keyset(call))
-    return {**fields, "NetworkInterfaceSets": {"NetworkInterfaceSet": [network_interface_view(i) for i in page]}}
 
 
 # --- lifecycle ----------------------------------------------------------------------------
@@ -818,14 +500,6 @@ def _located_instance(call: Call) -> Sequence[str]:
     return (instance_arn(region, call.caller.account_id, instance_id),)
 
 
-def _region_disks(call: Call) -> Sequence[str]:
-    return (f"acs:ecs:{call.args['RegionId']}:{call.caller.account_id}:disk/*",)
-
-
-def _region_network_interfaces(call: Call) -> Sequence[str]:
-    return (f"acs:ecs:{call.args['RegionId']}:{call.caller.account_id}:networkinterface/*",)
-
-
 @dataclass(frozen=True, slots=True)
 class DeletedInstanceList(FlatList):
     """``InstanceId.N`` of DeleteInstances: more than 100 is the vendor's TooManyInstanceIds."""
@@ -838,37 +512,13 @@ class DeletedInstanceList(FlatList):
         return FlatList.read(self, raw)
 
 
-def _paging(max_size: int, default_size: int = 10) -> tuple[Integer, Integer]:
-    return Integer("PageNumber", minimum=1, maximum=INT32_MAX, default=1), Integer(
-        "PageSize", minimum=1, maximum=max_size, default=default_size
-    )
-
-
-def _keyset_paging(max_results: int) -> tuple[Checked, Integer]:
-    return Checked("NextToken", check=_next_token), Integer("MaxResults", minimum=1, maximum=max_results)
-
-
-def _choice_of(action: str, code: str, choices: tuple[str, ...], fallback_status: int = 400) -> Any:
-    def check(raw: str) -> str:
-        if raw not in choices:
-            raise vendor.api_error(
-                "ecs",
-                action,
-                code,
-                fallback=(fallback_status, f"The specified value must be one of {', '.join(choices)}."),
-                detail=f"The specified value must be one of {', '.join(choices)}.",
-            )
-        return raw
-
-    return check
-
-
 _ATTRIBUTE_CHANGES = (
     Checked("InstanceName", check=_instance_name),
     Checked("Description", check=model.description_check("ModifyInstanceAttribute")),
     Checked("HostName", check=model.host_name_check("ModifyInstanceAttribute")),
     Checked("Password", check=model.password_check("ModifyInstanceAttribute")),
     Checked("UserData", check=model.user_data_check("ModifyInstanceAttribute")),
+    SecurityGroupList("SecurityGroupIds", max_items=16, action="ModifyInstanceAttribute"),
 )
 
 
@@ -892,14 +542,14 @@ OPERATIONS: tuple[Operation, ...] = (
             JsonStringList("InstanceIds", max_items=100, error=_malformed_ids),
             Checked(
                 "InstanceNetworkType",
-                check=_choice("DescribeInstances", "InvalidNetworkType.NotFound", (VPC, CLASSIC)),
+                check=choice_of("DescribeInstances", "InvalidNetworkType.NotFound", (VPC, CLASSIC)),
             ),
-            Checked("Status", check=_choice("DescribeInstances", "InvalidStatus.NotFound", _STATUSES)),
-            *_paging(100),
-            Checked("NextToken", check=_next_token),
+            Checked("Status", check=choice_of("DescribeInstances", "InvalidStatus.NotFound", _STATUSES)),
+            *paging_params(100),
+            Checked("NextToken", check=next_token),
             Checked(
                 "InstanceChargeType",
-                check=_choice_of("DescribeInstances", "InvalidInstanceChargeType.NotFound", model.CHARGE_TYPES, 404),
+                check=choice_of("DescribeInstances", "InvalidInstanceChargeType.NotFound", model.CHARGE_TYPES, 404),
             ),
             # Terraform asks for META_OPTIONS, DDH_CLUSTER, ...: every attribute is always shown.
             FlatList("AdditionalAttributes", max_items=5, max_item_length=64),
@@ -932,51 +582,15 @@ OPERATIONS: tuple[Operation, ...] = (
         "ecs",
         "DescribeInstanceStatus",
         describe_instance_status,
-        params=(region_param(), *_paging(50), FlatList("InstanceId", max_items=100)),
+        params=(region_param(), *paging_params(50), FlatList("InstanceId", max_items=100)),
         resources=_region_instances,
     ),
     operation(
         "ecs",
         "DescribeInstanceHistoryEvents",
         describe_instance_history_events,
-        params=(region_param(), *_paging(100)),
+        params=(region_param(), *paging_params(100)),
         resources=_region_instances,
-    ),
-    operation(
-        "ecs",
-        "DescribeDisks",
-        describe_disks,
-        params=(
-            region_param(),
-            JsonStringList("DiskIds", min_items=0, max_items=100, error=_disk_ids_malformed),
-            String("InstanceId", max_length=128),
-            Checked("DiskType", check=_choice_of("DescribeDisks", "InvalidDiskType.ValueNotSupported", _DISK_TYPES)),
-            Checked(
-                "Category",
-                check=_choice_of("DescribeDisks", "InvalidCategory.ValueNotSupported", ("all", *model.DISK_CATEGORIES)),
-            ),
-            Checked("Status", check=_choice_of("DescribeDisks", "InvalidStatus.ValueNotSupported", _DISK_STATUSES)),
-            Checked(
-                "DiskChargeType",
-                check=_choice_of("DescribeDisks", "InvalidDiskChargeType.NotFound", model.CHARGE_TYPES),
-            ),
-            *_paging(100),
-            *_keyset_paging(500),
-        ),
-        resources=_region_disks,
-    ),
-    operation(
-        "ecs",
-        "DescribeNetworkInterfaces",
-        describe_network_interfaces,
-        params=(
-            region_param(),
-            FlatList("NetworkInterfaceId", max_items=1000),
-            String("InstanceId", max_length=128),
-            *_paging(1000),
-            *_keyset_paging(500),
-        ),
-        resources=_region_network_interfaces,
     ),
     operation("ecs", "StartInstance", start_instance, resources=_one_instance),
     operation("ecs", "StopInstance", stop_instance, resources=_one_instance),
@@ -1008,13 +622,13 @@ OPERATIONS: tuple[Operation, ...] = (
             Checked(
                 "HttpEndpoint",
                 required=True,
-                check=_choice(
+                check=choice_of(
                     "ModifyInstanceMetadataOptions", "InvalidHttpEndpoint.NotSupported", ("enabled", "disabled")
                 ),
             ),
             Checked(
                 "HttpTokens",
-                check=_choice(
+                check=choice_of(
                     "ModifyInstanceMetadataOptions", "InvalidHttpTokens.NotSupported", ("optional", "required")
                 ),
             ),

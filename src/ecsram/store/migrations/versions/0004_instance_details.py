@@ -64,7 +64,7 @@ def _shape(instance_type: str) -> tuple[int, int]:
     parts = instance_type.split(".")
     size = parts[-1] if parts else ""
     match = re.fullmatch(r"([1-9][0-9]{0,2})?xlarge", size)
-    cpu = min(int(match.group(1) or 1), 128) * 4 if match else {"small": 1, "medium": 1}.get(size, 2)
+    cpu = min(int(match.group(1) or 1), 128) * 4 if match else {"small": 1}.get(size, 2)
     letters = re.match(r"[a-z]*", parts[1] if len(parts) > 2 else "")
     per_cpu = next(
         ({"c": 2, "g": 4, "r": 8, "t": 2}[ch] for ch in reversed(letters.group(0) if letters else "") if ch in "cgrt"),
@@ -133,8 +133,8 @@ def upgrade() -> None:
         for column in _NEW_COLUMNS:
             if column.name not in _NULLABLE:
                 batch.alter_column(column.name, existing_type=column.type, nullable=False)
-    op.create_index("ix_instances_system_disk", "instances", ["system_disk_id"])
-    op.create_index("ix_instances_network_interface", "instances", ["network_interface_id"])
+    op.create_index("ix_instances_system_disk", "instances", ["account_id", "region_id", "system_disk_id"])
+    op.create_index("ix_instances_network_interface", "instances", ["account_id", "region_id", "network_interface_id"])
 
 
 def downgrade() -> None:
