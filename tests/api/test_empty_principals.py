@@ -15,6 +15,7 @@ from alibabacloud_tea_openapi.exceptions import ClientException
 
 from tests.conftest import Sdk
 from tests.support.ecs import attach, create_role, run_instances
+from tests.support.metadata import CREDENTIALS, Metadata
 
 
 def _trust(ram: list[str], service: list[str]) -> str:
@@ -89,3 +90,16 @@ def test_empty_strings_are_still_refused(sdk: Sdk) -> None:
     with pytest.raises(ClientException) as caught:
         create_role(sdk, _name(), trust=_trust([""], []))
     assert (caught.value.code, caught.value.status_code) == ("MalformedPolicyDocument", 400)
+
+
+def test_metadata_service_stops_serving_a_role_whose_service_list_empties(sdk: Sdk) -> None:
+    name = _name()
+    create_role(sdk, name, trust=_trust([], ["ecs.aliyuncs.com"]))
+    (instance,) = run_instances(sdk, 1)
+    attach(sdk, name, [instance])
+    metadata = Metadata(sdk.endpoint, instance)
+    assert metadata.get(CREDENTIALS + name).status == 200
+    sdk.tea_ram().update_role(
+        ram_models.UpdateRoleRequest(role_name=name, new_assume_role_policy_document=_trust([], []))
+    )
+    assert metadata.get(CREDENTIALS + name).status == 403

@@ -14,7 +14,7 @@ from ecsram.testing.accounts import create_account
 from ecsram.testing.server import ServerProcess
 from tests.conftest import Sdk
 from tests.support.ecs import attach, bindings, bound_to, create_role, run_instances
-from tests.support.racers import attach_detach_cycles, attach_everything, run_with_token
+from tests.support.racers import attach_detach_cycles, attach_everything, run_with_token, tag_instance
 
 RACERS = 4
 INSTANCES = 60
@@ -74,6 +74,31 @@ def test_racing_client_tokens_create_instances_once(server_factory: Callable[...
     sdk = Sdk(first.endpoint, key, first.database_url)
     listed = sdk.raw().v1("DescribeInstances", {"RegionId": "cn-hangzhou"}).json
     assert listed["TotalCount"] == 3
+
+
+def test_racing_tags_respect_the_limit_of_twenty(server_factory: Callable[..., ServerProcess]) -> None:
+    # Four racers add six tags each to one instance: three fit (18), the fourth would make 24.
+    first = server_factory(workers=2)
+    second = server_factory(first.database_url)
+    key = create_account(first.database_url)
+    sdk = Sdk(first.endpoint, key, first.database_url)
+    (instance_id,) = run_instances(sdk, 1)
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Manager().Barrier(RACERS)
+    with context.Pool(RACERS) as pool:
+        pending = [
+            pool.apply_async(
+                tag_instance,
+                ((first, second)[n % 2].endpoint, key.access_key_id, key.secret, instance_id, f"r{n}", barrier),
+            )
+            for n in range(RACERS)
+        ]
+        codes = [p.get(timeout=120) for p in pending]
+    assert sorted(codes, key=str) == [None, None, None, "OperationDenied.QuotaExceed"], codes
+    listed = sdk.raw().v1(
+        "ListTagResources", {"RegionId": "cn-hangzhou", "ResourceType": "instance", "ResourceId.1": instance_id}
+    )
+    assert len(listed.json["TagResources"]["TagResource"]) == 18
 
 
 def test_racing_attach_and_detach_lose_no_update(server_factory: Callable[..., ServerProcess]) -> None:

@@ -489,3 +489,53 @@ def test_xml_responses(sdk: Sdk) -> None:
     assert [(e.findtext("ResourceName"), e.findtext("TagKey"), e.findtext("TagValue")) for e in items] == [
         (name, "k", "v")
     ]
+
+
+def test_wrong_types_and_ranges(sdk: Sdk) -> None:
+    ids = run_instances(sdk, 1)
+    ecs = {"RegionId": REGION, "ResourceType": "instance", "ResourceId.1": ids[0]}
+    _error(sdk.raw().v1("UntagResources", {**ecs, "All": "maybe"}), 400, "InvalidParameter")
+    _error(
+        sdk.raw().v1("TagResources", {**ecs, "RegionId": "mars-1", "Tag.1.Key": "k"}), 404, "InvalidRegionId.NotFound"
+    )
+    name = _role(sdk)
+    ram = {"ResourceType": "role", "ResourceNames": json.dumps([name])}
+    _error(_ram(sdk, "UntagResources", **ram, All="maybe"), 400, "InvalidParameter")
+    for size in ("0", "101", "ten"):
+        _error(_ram(sdk, "ListTagResources", **ram, PageSize=size), 400, "InvalidParameter")
+    _error(_ram(sdk, "UntagResources", **ram, TagKeys="k"), 400, "InvalidParameter.TagKeys")
+    _error(
+        _ram(sdk, "UntagResources", **ram, TagKeys=json.dumps([f"k{n}" for n in range(21)])),
+        400,
+        "InvalidParameter.TagKeys",
+    )
+    for missing in ("ResourceType", "ResourceNames", "Tag"):
+        params = {**ram, "Tag": '[{"Key":"k","Value":"v"}]'}
+        del params[missing]
+        body = _error(_ram(sdk, "TagResources", **params), 400, "MissingParameter")
+        assert missing in body["Message"]
+
+
+def test_list_roles_by_tag(sdk: Sdk) -> None:
+    names = sorted((_role(sdk) for _ in range(4)), key=str.lower)
+    _tag_roles(sdk, names[:3], {"team": "core"})
+    _tag_roles(sdk, names[1:2], {"env": "prod"})
+    _role(sdk)  # untagged: never listed by tag
+
+    def listed(tag: list[Any], max_items: int = 100) -> list[str]:
+        found: list[str] = []
+        marker = None
+        while True:
+            request = ram_models.ListRolesRequest(tag=tag, max_items=max_items, marker=marker)
+            body = sdk.tea_ram().list_roles(request).body.to_map()
+            found.extend(role["RoleName"] for role in body["Roles"]["Role"])
+            if not body["IsTruncated"]:
+                return found
+            marker = body["Marker"]
+
+    assert listed([ram_models.ListRolesRequestTag(key="team")]) == names[:3]
+    assert listed([ram_models.ListRolesRequestTag(key="team")], max_items=2) == names[:3]
+    both = [ram_models.ListRolesRequestTag(key="team", value="core"), ram_models.ListRolesRequestTag(key="env")]
+    assert listed(both) == names[1:2]
+    assert listed([ram_models.ListRolesRequestTag(key="team", value="other")]) == []
+    _error(_ram(sdk, "ListRoles", Tag="[1]"), 400, "InvalidParameter.Tag")

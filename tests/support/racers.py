@@ -94,3 +94,20 @@ def attach_detach_cycles(
         if not item["Success"]:
             counts["lost"] += 1
     return counts
+
+
+def tag_instance(
+    endpoint: str, access_key_id: str, secret: str, instance_id: str, prefix: str, barrier: Barrier
+) -> str | None:
+    """Add six tags of its own to one instance; returns the error code, or None on success."""
+    client = RawClient(endpoint, access_key_id, secret)
+    params = {"RegionId": "cn-hangzhou", "ResourceType": "instance", "ResourceId.1": instance_id}
+    for n in range(6):
+        params[f"Tag.{n + 1}.Key"] = f"{prefix}-{n}"
+        params[f"Tag.{n + 1}.Value"] = "v"
+    barrier.wait()
+    response = client.v1("TagResources", params)
+    if response.status == 200:
+        return None
+    code: str | None = response.code
+    return code

@@ -93,6 +93,7 @@ BY_ROLE = "ix_instances_role (account_id=? AND region_id=? AND ram_role_name=?)"
             instances._listing(frozenset({"network_interface_ids", "network_type"}))[0],
             "ix_instances_network_interface (account_id=? AND region_id=? AND network_interface_id=?)",
         ),
+        (roles._LOCK, "role_id=?"),
     ],
     ids=lambda value: value.name if isinstance(value, Statement) else "",
 )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from sqlalchemy import select
 
 from ecsram.store.named import NamedEntities
 from ecsram.store.schema import roles
+from ecsram.store.sql import Statement, Tx, in_list
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,3 +39,15 @@ save = ROLES.save
 delete = ROLES.delete
 list_page = ROLES.list_page
 count = ROLES.count
+
+_LOCK = Statement(
+    "lock_roles",
+    select(roles.c.role_id).where(in_list(roles.c.role_id, "ids")).order_by(roles.c.role_id).with_for_update(),
+    lists=("ids",),
+)
+
+
+def lock(tx: Tx, role_ids: Sequence[str]) -> None:
+    """Lock the roles' rows until commit (in RoleId order, so that racing batches never deadlock):
+    what serialises changes to a role's tags, whose limit is checked after writing."""
+    tx.all(_LOCK, {"ids": sorted(role_ids)})

@@ -35,11 +35,13 @@ from ecsram.store.tags import INSTANCE, Tag
 MAX_RESOURCES = 50
 PAGE_SIZE = 50
 VALUE_MAX = 128
-_REFERENCE = "TagResources"  # the operation whose published messages stand in where another has none
+# Where an action does not publish a tag error, the tag operations' published wording stands in.
+_REFERENCES = ("TagResources", "UntagResources", "ListTagResources")
 
 
 def _error(action: str, code: str, detail: str | None = None) -> ApiError:
-    fallback = catalog.vendor_error("ecs", _REFERENCE, code) or catalog.vendor_error("ecs", "ListTagResources", code)
+    published = (catalog.vendor_error("ecs", reference, code) for reference in _REFERENCES)
+    fallback = next((found for found in published if found is not None), (400, f"The request is not valid: {code}."))
     return catalog.api_error("ecs", action, code, fallback=fallback, detail=detail)
 
 
@@ -117,7 +119,9 @@ def _resource_ids(action: str, *, required: bool) -> FlatStrings:
 
 
 def _existing(call: Call, action: str, ids: Sequence[str]) -> None:
-    found = instances.roles_of(call.store, call.caller.account_id, call.args["RegionId"], ids)
+    """Every instance exists in this region and account; their rows stay locked until commit, which
+    serialises changes to an instance's tags (the per-instance limit is checked after writing)."""
+    found = instances.lock_for_binding(call.store, call.caller.account_id, call.args["RegionId"], ids)
     if any(i not in found for i in ids):
         raise _error(action, "InvalidResourceId.NotFound")
 

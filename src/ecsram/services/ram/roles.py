@@ -13,7 +13,7 @@ from ecsram.contract.operation import Operation, operation
 from ecsram.iam.arns import role_arn
 from ecsram.services.ram import documents, errors
 from ecsram.services.ram import tags as role_tags
-from ecsram.services.ram.common import PAGING_PARAMS, existing_role, length_limited, paged_entities, resource
+from ecsram.services.ram.common import PAGING_PARAMS, existing_role, length_limited, paged, paged_entities, resource
 from ecsram.services.ram.names import role_name_param
 from ecsram.store import policies, roles
 from ecsram.store.roles import Role
@@ -105,7 +105,19 @@ def delete_role(call: Call) -> dict[str, Any]:
 
 
 def list_roles(call: Call) -> dict[str, Any]:
-    page, fields = paged_entities(call, roles.ROLES)
+    filters = call.args["Tag"]
+    if filters:
+        # Roles carrying every given tag; an account has at most MAX_ROLES_PER_ACCOUNT roles.
+        matched = role_tags.roles_with_tags(call, filters)
+        account_id = call.caller.account_id
+
+        def fetch(after: str, limit: int) -> list[Role]:
+            every = roles.list_page(call.store, account_id, after=after, limit=MAX_ROLES_PER_ACCOUNT + 1)
+            return [role for role in every if role.role_id in matched][:limit]
+
+        page, fields = paged(call, fetch, roles.ROLES.key_of)
+    else:
+        page, fields = paged_entities(call, roles.ROLES)
     carried = role_tags.tags_by_role(call, page)
     views = []
     for role in page:
@@ -152,7 +164,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "ram",
         "ListRoles",
         list_roles,
-        params=PAGING_PARAMS,
+        params=(*PAGING_PARAMS, role_tags.tag_param(filters=True)),
         resources=_all_roles,
     ),
 )

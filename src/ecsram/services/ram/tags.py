@@ -20,7 +20,7 @@ from ecsram.contract.errors import ApiError
 from ecsram.contract.operation import Operation, operation
 from ecsram.services.ram.common import existing_role, ram_arn
 from ecsram.services.tagging import MAX_TAGS_PER_RESOURCE, Filter, JsonTags, TagErrors, matching_resources
-from ecsram.store import tags
+from ecsram.store import roles, tags
 from ecsram.store.named import name_key
 from ecsram.store.roles import Role
 from ecsram.store.tags import ROLE, Tag
@@ -50,11 +50,19 @@ def tag_param(*, required: bool = False, filters: bool = False) -> JsonTags:
     return JsonTags("Tag", required=required, tag_errors=TAG_ERRORS, filters=filters, value_max=VALUE_MAX)
 
 
-def tags_by_role(call: Call, roles: Sequence[Role]) -> dict[str, list[Tag]]:
+def tags_by_role(call: Call, listed: Sequence[Role]) -> dict[str, list[Tag]]:
     grouped: dict[str, list[Tag]] = {}
-    for tag in tags.of_resources(call.store, call.caller.account_id, ROLE, [role.role_id for role in roles]):
+    for tag in tags.of_resources(call.store, call.caller.account_id, ROLE, [role.role_id for role in listed]):
         grouped.setdefault(tag.resource_id, []).append(tag)
     return grouped
+
+
+def roles_with_tags(call: Call, filters: Sequence[Filter]) -> set[str]:
+    """The IDs of the account's roles carrying every filter's tag (ListRoles ``Tag``)."""
+    carried: dict[str, dict[str, str]] = {}
+    for tag in tags.with_keys(call.store, call.caller.account_id, ROLE, sorted({key for key, _ in filters})):
+        carried.setdefault(tag.resource_id, {})[tag.key] = tag.value
+    return matching_resources(carried, tuple(filters))
 
 
 def tag_role(call: Call, role: Role, pairs: Sequence[tuple[str, str]]) -> None:
@@ -96,6 +104,7 @@ def tag_resources(call: Call) -> dict[str, Any]:
     targets = _roles(call, call.args["ResourceNames"])
     account_id = call.caller.account_id
     ids = [role.role_id for role in targets]
+    roles.lock(call.store, ids)
     tags.put(call.store, account_id, ROLE, ids, call.args["Tag"])
     if any(n > MAX_TAGS_PER_RESOURCE for n in tags.counts(call.store, account_id, ROLE, ids).values()):
         raise ApiError(
