@@ -9,51 +9,15 @@ token, no proxy header). No aliyun binary runs here.
 
 from __future__ import annotations
 
-import http.client
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from ecsram.testing.plugin import IMAGE, INSTANCE_TYPE, REGION
-from ecsram.testing.server import ServerProcess
+from tests.compat.conftest import metadata_get as _metadata_get
 from tests.compat.conftest import unique
 from tests.compat.wire import ECS, STS, GoSdkRpc
 from tests.conftest import Sdk
-from tests.support.ecs import create_role, run_instances
-
-
-def _metadata_get(listener: str, path: str) -> tuple[int, bytes]:
-    """A Go ``http.Client`` GET of ``http://100.100.100.200<path>``, arriving at the listener."""
-    host, port = listener.rsplit(":", 1)
-    connection = http.client.HTTPConnection(host, int(port), timeout=10)
-    try:
-        connection.request("GET", path, headers={"Host": "100.100.100.200", "User-Agent": "Go-http-client/1.1"})
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
-
-
-@pytest.fixture
-def instance_with_role(sdk: Sdk, server_factory: Callable[..., ServerProcess]) -> dict[str, Any]:
-    """An instance with a role allowed ``ecs:Describe*`` (system policy AliyunECSReadOnlyAccess),
-    and a second server on the same database answering as that instance on a metadata listener."""
-    from alibabacloud_ram20150501 import models as ram_models
-
-    role = unique("cli-role")
-    create_role(sdk, role)
-    sdk.tea_ram().attach_policy_to_role(
-        ram_models.AttachPolicyToRoleRequest(
-            policy_type="System", policy_name="AliyunECSReadOnlyAccess", role_name=role
-        )
-    )
-    (instance,) = run_instances(sdk, ram_role_name=role)
-    listener_server = server_factory(sdk.database_url, extra_args=("--metadata-listen", f"{instance}@127.0.0.1:0"))
-    (listener,) = listener_server.metadata_listeners
-    return {"role": role, "instance": instance, "listener": listener}
 
 
 def _check_credentials(body: bytes) -> dict[str, str]:

@@ -18,7 +18,7 @@ import pytest
 
 from ecsram.testing.plugin import ECS_TRUST_POLICY, IMAGE, INSTANCE_TYPE, REGION
 from ecsram.testing.server import ServerProcess
-from tests.compat.conftest import unique
+from tests.compat.conftest import metadata_get, unique
 from tests.compat.wire import ECS, RAM, GoSdkRpc, TeaRpc, ToolResponse, terraform_trust_document
 from tests.conftest import Sdk
 from tests.support.ecs import create_role
@@ -551,3 +551,34 @@ def test_terraform_over_https(tls_server: ServerProcess) -> None:
     assert state is not None and state["role_name"] == name
     ok(tf.ram("DeleteRole", {"RoleName": name}))
     assert _ram_role_read(tf, name) is None
+
+
+# --- the provider's ecs_role_name ----------------------------------------------------------
+
+
+def test_provider_ecs_role_name(instance_with_role: dict[str, Any], sdk: Sdk) -> None:
+    """alicloud/connectivity/config.go ``getAuthCredentialByEcsRoleName`` (provider argument
+    ``ecs_role_name``): a plain GET of ``http://100.100.100.200/latest/meta-data/ram/
+    security-credentials/<role>`` (Go, no proxy: the listener stands for the redirected address),
+    ``Code`` exactly ``Success``, then tea-rpc with the STS credential (``SecurityToken`` in the
+    query)."""
+    listener, role, instance = (
+        instance_with_role["listener"],
+        instance_with_role["role"],
+        instance_with_role["instance"],
+    )
+    status, body = metadata_get(listener, f"/latest/meta-data/ram/security-credentials/{role}")
+    assert status == 200
+    document = json.loads(body)
+    assert document["Code"] == "Success"
+    tf = TeaRpc(
+        sdk.endpoint,
+        access_key_id=document["AccessKeyId"],
+        secret=document["AccessKeySecret"],
+        security_token=document["SecurityToken"],
+    )
+    listed = ok(tf.ecs("DescribeInstances", {"RegionId": REGION, "InstanceIds": json.dumps([instance])}))
+    assert [i["InstanceId"] for i in listed["Instances"]["Instance"]] == [instance]
+    # Creating a role is outside the instance role's policies: RAM refuses with NoPermission.
+    denied = tf.ram("CreateRole", {"RoleName": unique("tf-denied"), "AssumeRolePolicyDocument": ECS_TRUST_POLICY})
+    assert (denied.status, denied.code) == (403, "NoPermission"), denied.body
