@@ -110,4 +110,3 @@ def test_footmark_wire() -> None:
             "DescribeInstances", instance_ids=["i-1", "i-2"], page_size=100
         )
     assert json.loads(seen.query["InstanceIds"]) == ["i-1", "i-2"] and seen.query["PageSize"] == "100"
-
