@@ -82,8 +82,9 @@ def test_oss_ecs_role_capital_r(instance_with_role: dict[str, Any]) -> None:
 
 
 def test_detached_role_stops_the_profile(instance_with_role: dict[str, Any], sdk: Sdk) -> None:
-    """config/profile.go mode EcsRamRole after DetachInstanceRamRole: the role-name listing is a
-    404 (the CLI's credential provider then reports that no role is attached)."""
+    """config/profile.go ``GetClientByEcsRamRole`` (mode EcsRamRole) after DetachInstanceRamRole:
+    the role-name listing and the role's path are 404, so the CLI gets no credentials (it reports
+    the error) instead of stale ones."""
     from alibabacloud_ecs20140526 import models as ecs_models
 
     listener, role, instance = (

@@ -533,7 +533,8 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def test_terraform_over_https(tls_server: ServerProcess) -> None:
-    """The provider's default ``protocol = "HTTPS"`` (tea-rpc ``request_.Protocol``): the same
+    """The provider's default ``protocol = "HTTPS"`` (tea-rpc client/client.go ``DoRequest``,
+    ``request_.Protocol``) with resource_alicloud_ram_role.go Create/Read/Delete: the same
     calls over ``serve --tls``, the client trusting ecsram's CA (``SSL_CERT_FILE`` for Go)."""
     from ecsram.testing.accounts import create_account
 
