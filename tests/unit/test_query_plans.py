@@ -38,6 +38,7 @@ SAMPLE: dict[str, Any] = {
     "host_name": None,
     "user_data": None,
     "password_set": None,
+    "security_group_ids": None,
     "network_type": "vpc",
 }
 
