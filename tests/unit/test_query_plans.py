@@ -39,6 +39,7 @@ SAMPLE: dict[str, Any] = {
     "user_data": None,
     "password_set": None,
     "security_group_ids": None,
+    "deletion_protection": None,
     "network_type": "vpc",
 }
 
