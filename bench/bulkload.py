@@ -65,6 +65,7 @@ def _constants(created_at: str) -> dict[str, object]:
         "os_name": "Alibaba Cloud Linux 3 64 bit",
         "os_type": "linux",
         "password_set": 0,
+        "deletion_protection": 0,
     }
 
 

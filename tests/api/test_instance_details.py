@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from alibabacloud_ecs20140526 import models as ecs_models
+from alibabacloud_tea_openapi.exceptions import ClientException
 from aliyunsdkecs.request.v20140526.DescribeDisksRequest import DescribeDisksRequest
 from aliyunsdkecs.request.v20140526.DescribeInstanceAttributeRequest import DescribeInstanceAttributeRequest
 from aliyunsdkecs.request.v20140526.DescribeInstanceHistoryEventsRequest import (
@@ -380,6 +381,33 @@ def test_modify_security_groups(sdk: Sdk) -> None:
         400,
         "InvalidNetworkType.NotSupported",
     )
+
+
+def test_deletion_protection(sdk: Sdk) -> None:
+    instance_id = _run_detailed(sdk, deletion_protection=True)
+    assert _describe_one(sdk, instance_id)["DeletionProtection"] is True
+    ecs = sdk.tea_ecs()
+    with pytest.raises(ClientException) as caught:
+        ecs.delete_instance(ecs_models.DeleteInstanceRequest(instance_id=instance_id, force=True))
+    assert (caught.value.code, caught.value.status_code) == ("InvalidOperation.DeletionProtection", 403)
+    params = {"RegionId": REGION, "InstanceId.1": instance_id, "Force": "true"}
+    body = _error(sdk.raw().v1("DeleteInstances", params), 403, "InvalidOperation.DeletionProtection")
+    assert instance_id in body["Message"]
+    ecs.modify_instance_attribute(
+        ecs_models.ModifyInstanceAttributeRequest(instance_id=instance_id, deletion_protection=False)
+    )
+    assert _describe_one(sdk, instance_id)["DeletionProtection"] is False
+    ecs.delete_instance(ecs_models.DeleteInstanceRequest(instance_id=instance_id, force=True))
+    assert _count(sdk) == 0
+    # Only PostPaid instances can be protected.
+    _error(
+        _raw_run(sdk, DeletionProtection="true", InstanceChargeType="PrePaid"),
+        403,
+        "InvalidChargeType.ValueNotSupported",
+    )
+    prepaid = _raw_run(sdk, InstanceChargeType="PrePaid").json["InstanceIdSets"]["InstanceIdSet"][0]
+    protect = {"InstanceId": prepaid, "DeletionProtection": "true"}
+    _error(sdk.raw().v1("ModifyInstanceAttribute", protect), 403, "InvalidChargeType.ValueNotSupported")
 
 
 def test_user_data_changes_only_when_stopped(sdk: Sdk) -> None:

@@ -40,6 +40,8 @@ SAMPLE: dict[str, Any] = {
     "host_name": None,
     "user_data": None,
     "password_set": None,
+    "security_group_ids": None,
+    "deletion_protection": None,
     "network_type": "vpc",
 }
 

@@ -111,6 +111,7 @@ def _instances_before_0004_get_details(url: str) -> None:
         assert migrated["started_at"] == "2026-01-01T00:00:00Z" and migrated["security_group_ids"] == "[]"
         # An address outside the VSwitch's derived block: no block is claimed for it.
         assert migrated["vswitch_cidr"] is None and not migrated["password_set"]
+        assert not migrated["deletion_protection"]
     finally:
         database.close()
 

@@ -63,6 +63,7 @@ class Instance:
     os_name: str
     os_type: str
     password_set: bool
+    deletion_protection: bool
     ram_role_name: str | None = None
     ram_role_policy: str | None = None
     ram_role_attached_at: str | None = None
@@ -171,6 +172,9 @@ _MODIFY_ATTRIBUTES = Statement(
         user_data=func.coalesce(bindparam("user_data", type_=Text), instances.c.user_data),
         password_set=func.coalesce(bindparam("password_set", type_=Boolean), instances.c.password_set),
         security_group_ids=func.coalesce(bindparam("security_group_ids", type_=Text), instances.c.security_group_ids),
+        deletion_protection=func.coalesce(
+            bindparam("deletion_protection", type_=Boolean), instances.c.deletion_protection
+        ),
     ),
 )
 _SET_METADATA_OPTIONS = Statement(
@@ -281,6 +285,7 @@ def modify_attributes(
     user_data: str | None,
     password_set: bool | None,
     security_group_ids: str | None = None,
+    deletion_protection: bool | None = None,
 ) -> None:
     """Change the attributes given (not None); the others keep their values."""
     tx.run(
@@ -294,6 +299,7 @@ def modify_attributes(
             "user_data": user_data,
             "password_set": password_set,
             "security_group_ids": security_group_ids,
+            "deletion_protection": deletion_protection,
         },
     )
 

@@ -120,6 +120,7 @@ instances = Table(
     Column("os_name", String(128), nullable=False),
     Column("os_type", String(16), nullable=False),
     Column("password_set", Boolean, nullable=False),
+    Column("deletion_protection", Boolean, nullable=False),
     Column("ram_role_name", String(64), nullable=True),
     Column("ram_role_policy", Text, nullable=True),
     Column("ram_role_attached_at", String(20), nullable=True),

@@ -54,5 +54,17 @@ def incorrect_instance_status(action: str, reason: str) -> ApiError:
     return err if err.message == reason else ApiError(err.code, err.status, f"{err.message} {reason}")
 
 
+def deletion_protected(action: str, instance_id: str) -> ApiError:
+    reason = f"Instance {instance_id} has deletion protection: turn it off with ModifyInstanceAttribute first."
+    err = catalog.api_error(
+        "ecs",
+        action,
+        "InvalidOperation.DeletionProtection",
+        fallback=(403, "The operation is not allowed due to deletion protection."),
+        detail=reason,
+    )
+    return err if err.message == reason else ApiError(err.code, err.status, f"{err.message} {reason}")
+
+
 def dry_run_passed() -> ApiError:
     return ApiError("DryRunOperation", 400, "Request validation has been passed with DryRun flag set.")

@@ -118,7 +118,7 @@ def instance_view(instance: Instance) -> dict[str, Any]:
         },
         "CpuOptions": {"CoreCount": max(1, instance.cpu // 2), "ThreadsPerCore": 2, "Numa": "", "TopologyType": ""},
         "IoOptimized": True,
-        "DeletionProtection": False,
+        "DeletionProtection": bool(instance.deletion_protection),
         "DeviceAvailable": True,
         "Recyclable": False,
         "GPUAmount": 0,

@@ -124,6 +124,7 @@ def _creation_params(action: str) -> tuple[Any, ...]:
         Checked("ResourceGroupId", check=model.resource_group_check(action)),
         Checked("SecurityGroupId", check=model.security_group_check(action)),
         SecurityGroupList("SecurityGroupIds", max_items=16, action=action),
+        Boolean("DeletionProtection", default=False),
         String("RamRoleName", max_length=64),
         Checked("ClientToken", check=_client_token),
         Checked(
@@ -176,6 +177,8 @@ def _build(call: Call, action: str, count: int, status: str, role_name: str | No
     security_groups = orjson.dumps(_security_groups(action, args)).decode()
     os_name, os_type = model.operating_system(args["ImageId"])
     resource_group = args["ResourceGroupId"] or model.default_resource_group(call.caller.account_id)
+    if args["DeletionProtection"] and args["InstanceChargeType"] != "PostPaid":
+        raise catalog.api_error("ecs", action, "InvalidChargeType.ValueNotSupported")
     built = []
     for _ in range(count):
         instance_id = new_instance_id()
@@ -219,6 +222,7 @@ def _build(call: Call, action: str, count: int, status: str, role_name: str | No
                 os_name=os_name,
                 os_type=os_type,
                 password_set=args["Password"] is not None,
+                deletion_protection=args["DeletionProtection"],
                 ram_role_name=role_name,
                 ram_role_attached_at=now if role_name else None,
             )
@@ -347,6 +351,9 @@ def modify_instance_attribute(call: Call) -> dict[str, Any]:
             raise vendor.api_error("ecs", action, "InvalidUserData.NotSupported")
         if instance.status != STOPPED:
             raise errors.incorrect_instance_status(action, "Stop the instance to change its UserData.")
+    protection = args["DeletionProtection"]
+    if protection and instance.instance_charge_type != "PostPaid":
+        raise catalog.api_error("ecs", action, "InvalidChargeType.ValueNotSupported")
     groups = args["SecurityGroupIds"]
     if groups is not None and instance.network_type == CLASSIC:
         raise vendor.api_error("ecs", action, "InvalidNetworkType.NotSupported")
@@ -359,6 +366,7 @@ def modify_instance_attribute(call: Call) -> dict[str, Any]:
         user_data=args["UserData"],
         password_set=True if args["Password"] is not None else None,
         security_group_ids=None if groups is None else orjson.dumps(list(groups)).decode(),
+        deletion_protection=protection,
     )
     return {}
 
@@ -420,6 +428,8 @@ def stop_instance(call: Call) -> dict[str, Any]:
 
 def delete_instance(call: Call) -> dict[str, Any]:
     instance = _own_instance(call, "DeleteInstance")
+    if instance.deletion_protection:
+        raise errors.deletion_protected("DeleteInstance", instance.instance_id)
     if instance.status != STOPPED and not call.args["Force"]:
         raise errors.incorrect_instance_status("DeleteInstance", "Stop the instance first, or set Force=true.")
     if call.args["DryRun"]:
@@ -438,6 +448,9 @@ def delete_instances(call: Call) -> dict[str, Any]:
         # The code Terraform's alicloud_ecs_instance_set tolerates as "already gone".
         err = vendor.api_error("ecs", "DeleteInstances", "InvalidInstanceIds.NotFound")
         raise ApiError(err.code, err.status, f"{err.message.rstrip('.')}: {missing[0][:64]}.")
+    protected = [i for i in ids if found[i].deletion_protection]
+    if protected:
+        raise errors.deletion_protected("DeleteInstances", protected[0])
     running = [i for i in ids if found[i].status != STOPPED]
     if running and not args["Force"]:
         raise errors.incorrect_instance_status(

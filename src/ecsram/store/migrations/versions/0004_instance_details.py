@@ -1,6 +1,6 @@
 """What real tools read of an instance: user data, MAC, serial number, primary network interface,
 system disk, CIDR blocks, start time, resource group, key pair, security groups, charge type,
-CPU and memory, OS, whether a password is set.
+CPU and memory, OS, whether a password is set, deletion protection.
 
 Existing instances get the values RunInstances gives new ones (the derivations below are frozen
 copies of those in ``ecsram.services.ecs.instance_model`` as of this revision).
@@ -48,6 +48,7 @@ _NEW_COLUMNS = (
     sa.Column("os_name", sa.String(128), nullable=True),
     sa.Column("os_type", sa.String(16), nullable=True),
     sa.Column("password_set", sa.Boolean, nullable=True),
+    sa.Column("deletion_protection", sa.Boolean, nullable=True),
 )
 _NULLABLE = {"started_at", "user_data", "vpc_cidr", "vswitch_cidr", "key_pair_name"}
 
@@ -102,6 +103,7 @@ def _details(row: Sequence[Any]) -> dict[str, object]:
         "os_name": "Linux 64 bit",
         "os_type": "linux",
         "password_set": False,
+        "deletion_protection": False,
     }
 
 
