@@ -56,7 +56,7 @@ def incorrect_instance_status(action: str, reason: str) -> ApiError:
 
 def deletion_protected(action: str, instance_id: str) -> ApiError:
     reason = f"Instance {instance_id} has deletion protection: turn it off with ModifyInstanceAttribute first."
-    err = catalog.api_error(
+    err = vendor.api_error(
         "ecs",
         action,
         "InvalidOperation.DeletionProtection",

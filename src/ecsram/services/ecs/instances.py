@@ -178,7 +178,7 @@ def _build(call: Call, action: str, count: int, status: str, role_name: str | No
     os_name, os_type = model.operating_system(args["ImageId"])
     resource_group = args["ResourceGroupId"] or model.default_resource_group(call.caller.account_id)
     if args["DeletionProtection"] and args["InstanceChargeType"] != "PostPaid":
-        raise catalog.api_error("ecs", action, "InvalidChargeType.ValueNotSupported")
+        raise vendor.api_error("ecs", action, "InvalidChargeType.ValueNotSupported")
     built = []
     for _ in range(count):
         instance_id = new_instance_id()
@@ -353,7 +353,7 @@ def modify_instance_attribute(call: Call) -> dict[str, Any]:
             raise errors.incorrect_instance_status(action, "Stop the instance to change its UserData.")
     protection = args["DeletionProtection"]
     if protection and instance.instance_charge_type != "PostPaid":
-        raise catalog.api_error("ecs", action, "InvalidChargeType.ValueNotSupported")
+        raise vendor.api_error("ecs", action, "InvalidChargeType.ValueNotSupported")
     groups = args["SecurityGroupIds"]
     if groups is not None and instance.network_type == CLASSIC:
         raise vendor.api_error("ecs", action, "InvalidNetworkType.NotSupported")
