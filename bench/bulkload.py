@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bench.ecsapi import DEFAULT_ACCOUNT_ID, REGION
 from bench.servers import ecsram_command
+from ecsram.services.ecs import instance_model
 
 BATCH_ROWS = 50_000
 
@@ -53,11 +54,32 @@ def _constants(created_at: str) -> dict[str, object]:
         "http_tokens": "optional",
         "http_put_response_hop_limit": 1,
         "created_at": created_at,
+        "started_at": created_at,
+        "system_disk_category": "cloud_efficiency",
+        "system_disk_size": 40,
+        "resource_group_id": instance_model.default_resource_group(DEFAULT_ACCOUNT_ID),
+        "security_group_ids": "[]",
+        "instance_charge_type": "PostPaid",
+        "cpu": 2,
+        "memory": 8192,
+        "os_name": "Alibaba Cloud Linux 3 64 bit",
+        "os_type": "linux",
+        "password_set": 0,
+        "deletion_protection": 0,
     }
 
 
 # Per-row values, in the order _rows yields them after the constants.
-_VARYING = ("instance_id", "instance_name", "host_name", "private_ip")
+_VARYING = (
+    "instance_id",
+    "instance_name",
+    "host_name",
+    "private_ip",
+    "mac_address",
+    "serial_number",
+    "network_interface_id",
+    "system_disk_id",
+)
 
 
 def _columns(connection: sqlite3.Connection) -> list[tuple[str, bool, bool]]:
@@ -70,12 +92,17 @@ def _columns(connection: sqlite3.Connection) -> list[tuple[str, bool, bool]]:
 
 def _rows(first: int, count: int, constants: tuple[object, ...]) -> Iterator[tuple[object, ...]]:
     for n in range(first, first + count):
+        instance_id = f"i-bench{n:015d}"
         yield (
             *constants,
-            f"i-bench{n:015d}",
+            instance_id,
             f"bench-{n}",
             f"iZbench{n:012d}Z",
             f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}",
+            instance_model.mac_address(instance_id),
+            instance_model.serial_number(instance_id),
+            instance_model.network_interface_id(instance_id),
+            instance_model.system_disk_id(instance_id),
         )
 
 

@@ -257,11 +257,15 @@ def test_delete_instances(sdk: Sdk) -> None:
     ids = run_instances(sdk, 3)
     params = {"RegionId": REGION, "InstanceId.1": ids[0], "InstanceId.2": ids[1]}
     _error(sdk.raw().v1("DeleteInstances", params), 403, "IncorrectInstanceStatus")
-    _error(
+    # An ID that is gone: the code Terraform's alicloud_ecs_instance_set tolerates (vendor catalogue).
+    body = _error(
         sdk.raw().v1("DeleteInstances", {**params, "InstanceId.3": "i-missing0000000000000"}),
         404,
-        "InvalidInstanceId.NotFound",
+        "InvalidInstanceIds.NotFound",
     )
+    assert "i-missing0000000000000" in body["Message"]
+    published = vendor.vendor_error("ecs", "DeleteInstances", "InvalidInstanceIds.NotFound")
+    assert published is not None and body["Message"].startswith(published[1].rstrip("."))
     assert sdk.raw().v1("DeleteInstances", {**params, "Force": "true"}).status == 200
     assert [i["InstanceId"] for i in _describe(sdk)["Instances"]["Instance"]] == [ids[2]]
     request = ecs_models.DeleteInstancesRequest(region_id=REGION, instance_id=[ids[2]], force=True)
@@ -272,6 +276,28 @@ def test_delete_instances(sdk: Sdk) -> None:
 def test_delete_instances_needs_ids(sdk: Sdk) -> None:
     _error(sdk.raw().v1("DeleteInstances", {"RegionId": REGION}), 400, "MissingParameter")
     _error(sdk.raw().v1("DeleteInstances", {"RegionId": REGION, "InstanceId.0": "i-x"}), 400, "InvalidParameter")
+    too_many = {f"InstanceId.{n}": f"i-{n:020d}" for n in range(1, 102)}
+    _error(
+        sdk.raw().v1("DeleteInstances", {"RegionId": REGION, **too_many}), 403, "InvalidParameter.TooManyInstanceIds"
+    )
+    _error(
+        sdk.raw().v1("DeleteInstances", {"RegionId": REGION, "InstanceId.101": "i-x"}),
+        403,
+        "InvalidParameter.TooManyInstanceIds",
+    )
+
+
+def test_delete_instances_of_a_deleted_instance_with_the_sdks(sdk: Sdk) -> None:
+    (instance_id,) = run_instances(sdk, 1)
+    request = ecs_models.DeleteInstancesRequest(region_id=REGION, instance_id=[instance_id], force=True)
+    sdk.tea_ecs().delete_instances(request)
+    with pytest.raises(ClientException) as caught:
+        sdk.tea_ecs().delete_instances(request)
+    assert (caught.value.code, caught.value.status_code) == ("InvalidInstanceIds.NotFound", 404)
+    # Still running instances without Force: the vendor's IncorrectInstanceStatus, naming the instance.
+    (running,) = run_instances(sdk, 1)
+    response = sdk.raw().v1("DeleteInstances", {"RegionId": REGION, "InstanceId.1": running})
+    assert running in _error(response, 403, "IncorrectInstanceStatus")["Message"]
 
 
 def test_modify_metadata_options(sdk: Sdk) -> None:

@@ -10,7 +10,10 @@ The convention (docs/testing.md, "Docs that run"):
 - ``python`` blocks: the Python blocks of one page, in order, are one program; ``js`` blocks
   likewise one Node program, run after the Python one. Each page gets a new server with an
   empty database (so the default account of the README), on a free port: the one rewrite made is
-  ``127.0.0.1:8877`` -> that server's address.
+  ``127.0.0.1:8877`` -> that server's address. The pages of ``TLS_PAGES`` get an HTTPS server
+  (``serve --tls``) instead, with the CA settings those pages tell the reader to export
+  (``ALIBABA_CLOUD_CA_BUNDLE``, ``SSL_CERT_FILE``, ``NODE_EXTRA_CA_CERTS``), ``ECSRAM_TLS_DIR``
+  for ``ecsram tls ca-path``, and ``ecsram`` on the ``PATH``.
 """
 
 from __future__ import annotations
@@ -129,14 +132,14 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def _run(command: list[str], source: str, path: Path, endpoint: str) -> None:
+def _run(command: list[str], source: str, path: Path, endpoint: str, extra_env: dict[str, str] | None = None) -> None:
     path.write_text(source.replace(DOCUMENTED_ENDPOINT, endpoint))
     completed = subprocess.run(
         [*command, str(path)],
         capture_output=True,
         text=True,
         timeout=120,
-        env=_environment(),
+        env={**_environment(), **(extra_env or {})},
         cwd=path.parent,
         check=False,
     )
@@ -152,13 +155,29 @@ RUNNABLE = [
 ]
 
 
+# Pages whose programs talk HTTPS to `ecsram serve --tls` with the CA trusted as they describe.
+TLS_PAGES = {"docs/tools.md"}
+
+
 @pytest.mark.parametrize("page", RUNNABLE)
 def test_page_programs_run(page: Path, tmp_path: Path) -> None:
     python, node = program(page, "python"), program(page, "js")
     if node and not NODE_MODULES.is_dir():
         pytest.fail("the Node SDKs are not installed: run `npm ci --prefix tests/node`")
-    with ServerProcess(sqlite_url(tmp_path)) as server:
+    tls = _page_id(page) in TLS_PAGES
+    tls_dir = tmp_path / "tls"
+    with ServerProcess(sqlite_url(tmp_path), tls=tls, tls_dir=tls_dir if tls else None) as server:
+        extra: dict[str, str] = {}
+        if tls:
+            ca = str(server.ca_path)
+            extra = {
+                "ALIBABA_CLOUD_CA_BUNDLE": ca,
+                "SSL_CERT_FILE": ca,
+                "NODE_EXTRA_CA_CERTS": ca,
+                "ECSRAM_TLS_DIR": str(tls_dir),
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            }
         if python:
-            _run([sys.executable], python, tmp_path / "page.py", server.endpoint)
+            _run([sys.executable], python, tmp_path / "page.py", server.endpoint, extra)
         if node:
-            _run(["node"], node, tmp_path / "page.js", server.endpoint)
+            _run(["node"], node, tmp_path / "page.js", server.endpoint, extra)

@@ -32,6 +32,17 @@ SAMPLE: dict[str, Any] = {
     "after": "",
     "resource_type": "instance",
     "keys": '["env"]',
+    "disk_ids": '["d-aaaaaaaaaaaaaaaaaaaa"]',
+    "network_interface_ids": '["eni-aaaaaaaaaaaaaaaaaaaa"]',
+    "started_at": "2026-01-01T00:00:00Z",
+    "instance_name": None,
+    "description": None,
+    "host_name": None,
+    "user_data": None,
+    "password_set": None,
+    "security_group_ids": None,
+    "deletion_protection": None,
+    "network_type": "vpc",
 }
 
 
@@ -70,6 +81,20 @@ BY_ROLE = "ix_instances_role (account_id=? AND region_id=? AND ram_role_name=?)"
         (tags._REMOVE_ALL, "(account_id=? AND resource_type=? AND resource_id=?)"),
         (tags._WITH_KEYS, "ix_tags_key_value (account_id=? AND resource_type=? AND tag_key=?)"),
         (tags._ROLE_NAMES, "role_id=?"),
+        (instances._START, "instance_id=?"),
+        (instances._MODIFY_ATTRIBUTES, "instance_id=?"),
+        (
+            instances._listing(frozenset({"disk_ids"}))[0],
+            "ix_instances_system_disk (account_id=? AND region_id=? AND system_disk_id=?)",
+        ),
+        (
+            instances._listing(frozenset({"disk_ids"}))[1],
+            "ix_instances_system_disk (account_id=? AND region_id=? AND system_disk_id=?)",
+        ),
+        (
+            instances._listing(frozenset({"network_interface_ids", "network_type"}))[0],
+            "ix_instances_network_interface (account_id=? AND region_id=? AND network_interface_id=?)",
+        ),
         (roles._LOCK, "role_id=?"),
     ],
     ids=lambda value: value.name if isinstance(value, Statement) else "",

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
 
 from ecsram.imds.service import MetadataRequest, MetadataResponse
 from ecsram.responses import JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE, Response
 
 METADATA_HOST = "100.100.100.200"
+# /latest/... and dated versions (/2016-01-01/...).
+_METADATA_PATH = re.compile(r"/(?:latest|\d{4}-\d{2}-\d{2})(?:/|$)")
 
 
 def is_metadata_request(path: str, host: str) -> bool:
     """Addressed to the metadata IP (as an HTTP proxy sees it), or to a metadata path."""
-    return host.split(":", 1)[0] == METADATA_HOST or path.startswith("/latest/")
+    return host.split(":", 1)[0] == METADATA_HOST or _METADATA_PATH.match(path) is not None
 
 
 def _basic_credentials(value: str) -> tuple[str, str] | None:

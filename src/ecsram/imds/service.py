@@ -12,6 +12,7 @@ already issued keep working until they expire, as STS credentials do.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import orjson
@@ -20,6 +21,7 @@ from ecsram.clock import Clock
 from ecsram.config import ascii_int
 from ecsram.iam.tokens import TokenAuthority, TokenError
 from ecsram.iam.trust import trusts_ecs
+from ecsram.services.ecs.instance_model import decoded_user_data, gateway, netmask
 from ecsram.store import instances, roles
 from ecsram.store.database import Database, DatabaseUnavailable
 from ecsram.store.instances import Instance
@@ -30,10 +32,107 @@ from ecsram.store.times import iso
 TOKEN_TTL_HEADER = "x-aliyun-ecs-metadata-token-ttl-seconds"
 TOKEN_HEADER = "x-aliyun-ecs-metadata-token"
 MAX_TOKEN_TTL = 21600
-CREDENTIALS_PATH = "/latest/meta-data/ram/security-credentials/"
 REFRESH_WINDOW_SECONDS = 3600
 CREDENTIALS_LIFETIME_SECONDS = 6 * 3600
 _RUNNING = "Running"
+
+
+# ``/latest/`` and dated versions such as ``/2016-01-01/`` serve the same items.
+_PREFIX = re.compile(r"/(?:latest|\d{4}-\d{2}-\d{2})(?:/(.*))?")
+CREDENTIALS_ITEM = "meta-data/ram/security-credentials/"
+# Alibaba Cloud's internal DNS servers, as every VPC instance is given them.
+NAMESERVERS = ("100.100.2.136", "100.100.2.138")
+
+Tree = dict[str, "Tree | str"]
+
+
+def _item_path(path: str) -> str | None:
+    """The item a metadata path names, relative to its version prefix (``meta-data/instance-id``);
+    ``meta-data/Ram/...`` is the same as ``meta-data/ram/...`` (Ansible and ossutil use the capital R)."""
+    match = _PREFIX.fullmatch(path)
+    if match is None:
+        return None
+    item = match.group(1) or ""
+    if item.startswith("meta-data/Ram"):
+        item = "meta-data/ram" + item[len("meta-data/Ram") :]
+    return item
+
+
+def _interface(instance: Instance) -> Tree:
+    interface: Tree = {
+        "network-interface-id": instance.network_interface_id,
+        "primary-ip-address": instance.private_ip,
+        "private-ipv4s": orjson.dumps([instance.private_ip]).decode(),
+    }
+    if instance.vswitch_cidr is not None and instance.vpc_cidr is not None:
+        interface.update(
+            {
+                "gateway": gateway(instance.vswitch_cidr),
+                "netmask": netmask(instance.vswitch_cidr),
+                "vpc-cidr-block": instance.vpc_cidr,
+                "vpc-id": instance.vpc_id or "",
+                "vswitch-cidr-block": instance.vswitch_cidr,
+                "vswitch-id": instance.vswitch_id or "",
+            }
+        )
+    return dict(sorted(interface.items()))
+
+
+def _tree(instance: Instance) -> dict[str, Tree | str]:
+    """Every item and listing, by path below the version prefix (without a trailing slash)."""
+    meta: Tree = {
+        "dns-conf": {"nameservers": "\n".join(NAMESERVERS)},
+        "hostname": instance.host_name,
+        "image-id": instance.image_id,
+        "instance": {"instance-type": instance.instance_type},
+        "instance-id": instance.instance_id,
+        "mac": instance.mac_address,
+        "network": {"interfaces": {"macs": {instance.mac_address: _interface(instance)}}},
+        "network-type": instance.network_type,
+        "owner-account-id": instance.account_id,
+        "private-ipv4": instance.private_ip,
+        "region-id": instance.region_id,
+        "serial-number": instance.serial_number,
+        "zone-id": instance.zone_id,
+    }
+    if instance.ram_role_name is not None:
+        meta["ram"] = {"security-credentials": {instance.ram_role_name: ""}}
+    if instance.vpc_cidr is not None and instance.vswitch_cidr is not None:
+        meta.update(
+            {
+                "vpc-cidr-block": instance.vpc_cidr,
+                "vpc-id": instance.vpc_id or "",
+                "vswitch-cidr-block": instance.vswitch_cidr,
+                "vswitch-id": instance.vswitch_id or "",
+            }
+        )
+    root: Tree = {"dynamic": {"instance-identity": {"document": ""}}, "meta-data": dict(sorted(meta.items()))}
+    if instance.user_data:
+        root["user-data"] = ""
+    paths: dict[str, Tree | str] = {}
+
+    def walk(prefix: str, node: Tree | str) -> None:
+        paths[prefix] = node
+        if isinstance(node, dict):
+            for name, child in node.items():
+                walk(f"{prefix}/{name}" if prefix else name, child)
+
+    walk("", root)
+    return paths
+
+
+def _identity_document(instance: Instance) -> dict[str, str]:
+    return {
+        "instance-id": instance.instance_id,
+        "region-id": instance.region_id,
+        "zone-id": instance.zone_id,
+        "owner-account-id": instance.account_id,
+        "instance-type": instance.instance_type,
+        "image-id": instance.image_id,
+        "private-ipv4": instance.private_ip,
+        "serial-number": instance.serial_number,
+        "mac": instance.mac_address,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +191,7 @@ class MetadataService:
             return _text(403, f"The metadata service of {instance.instance_id} is disabled (HttpEndpoint=disabled).")
         now = self.clock.now(tx)
 
-        if request.path == "/latest/api/token":
+        if _item_path(request.path) == "api/token":
             if request.method != "PUT":
                 return _text(405, "Use PUT to get a metadata token.")
             return self._token(instance, request, now)
@@ -118,27 +217,30 @@ class MetadataService:
         return MetadataResponse(200, token.encode())
 
     def _read(self, tx: Tx, instance: Instance, path: str, now: float) -> MetadataResponse:
-        if path in ("/latest/meta-data", "/latest/meta-data/"):
-            return _text(200, "instance-id\nregion-id\nzone-id\nhostname\nprivate-ipv4\nram/")
-        simple = {
-            "/latest/meta-data/instance-id": instance.instance_id,
-            "/latest/meta-data/region-id": instance.region_id,
-            "/latest/meta-data/zone-id": instance.zone_id,
-            "/latest/meta-data/hostname": instance.host_name,
-            "/latest/meta-data/private-ipv4": instance.private_ip,
-        }
-        if path in simple:
-            return _text(200, simple[path])
-        if path in ("/latest/meta-data/ram", "/latest/meta-data/ram/"):
-            return _text(200, "security-credentials/")
-        if path == CREDENTIALS_PATH:
+        item = _item_path(path)
+        if item is None:
+            return _text(404, "Not found.")
+        if item in ("meta-data/ram/security-credentials", "meta-data/ram/security-credentials/"):
             if instance.ram_role_name is None:
                 return _text(404, "No RAM role is attached to this instance.")
             # The bare name, no newline: the Python provider uses the body as is in the next path.
             return _text(200, instance.ram_role_name)
-        if path.startswith(CREDENTIALS_PATH):
-            return self._credentials(tx, instance, path[len(CREDENTIALS_PATH) :], now)
-        return _text(404, "Not found.")
+        if item.startswith(CREDENTIALS_ITEM):
+            return self._credentials(tx, instance, item[len(CREDENTIALS_ITEM) :], now)
+        if item == "user-data":
+            if not instance.user_data:
+                return _text(404, "No user data was given to this instance.")
+            return MetadataResponse(200, decoded_user_data(instance.user_data))
+        if item == "dynamic/instance-identity/document":
+            return MetadataResponse(200, orjson.dumps(_identity_document(instance)), json=True)
+        answer = _tree(instance).get(item.rstrip("/"))
+        if answer is None or (item.endswith("/") and not isinstance(answer, dict)):
+            return _text(404, "Not found.")
+        if isinstance(answer, dict):
+            return _text(
+                200, "\n".join(f"{name}/" if isinstance(value, dict) else name for name, value in answer.items())
+            )
+        return _text(200, answer)
 
     def _credentials(self, tx: Tx, instance: Instance, role_name: str, now: float) -> MetadataResponse:
         bound = instance.ram_role_name

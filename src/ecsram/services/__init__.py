@@ -8,7 +8,7 @@ from ecsram.contract.operation import Operation
 def all_operations() -> list[Operation]:
     # Imported when asked, so that importing one service (or the contract) does not load them all.
     from ecsram.services import ecsram, sts
-    from ecsram.services.ecs import instances, ram_roles, regions
+    from ecsram.services.ecs import devices, instances, maintenance, ram_roles, regions
     from ecsram.services.ecs import tags as ecs_tags
     from ecsram.services.ram import attachments, groups, policies, roles, users
     from ecsram.services.ram import tags as ram_tags
@@ -16,6 +16,8 @@ def all_operations() -> list[Operation]:
     return [
         *regions.OPERATIONS,
         *instances.OPERATIONS,
+        *devices.OPERATIONS,
+        *maintenance.OPERATIONS,
         *ram_roles.OPERATIONS,
         *ecs_tags.OPERATIONS,
         *roles.OPERATIONS,

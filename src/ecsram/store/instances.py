@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
+import orjson
+from sqlalchemy import Boolean, ColumnElement, String, Text, bindparam, delete, func, select, update
 
 from ecsram.store.schema import instances
 from ecsram.store.sql import Statement, Tx, in_list
@@ -42,6 +43,27 @@ class Instance:
     http_tokens: str
     http_put_response_hop_limit: int
     created_at: str
+    started_at: str | None
+    user_data: str | None
+    mac_address: str
+    serial_number: str
+    network_interface_id: str
+    system_disk_id: str
+    system_disk_category: str
+    system_disk_size: int
+    vpc_cidr: str | None
+    vswitch_cidr: str | None
+    resource_group_id: str
+    key_pair_name: str | None
+    # A JSON array of security group IDs.
+    security_group_ids: str
+    instance_charge_type: str
+    cpu: int
+    memory: int
+    os_name: str
+    os_type: str
+    password_set: bool
+    deletion_protection: bool
     ram_role_name: str | None = None
     ram_role_policy: str | None = None
     ram_role_attached_at: str | None = None
@@ -127,6 +149,33 @@ _SET_STATUS = Statement(
         instances.c.status == bindparam("expected"),
     )
     .values(status=bindparam("status")),
+)
+_START = Statement(
+    "start_instance",
+    update(instances)
+    .where(
+        instances.c.account_id == bindparam("account_id"),
+        instances.c.instance_id == bindparam("instance_id"),
+        instances.c.status == bindparam("expected"),
+    )
+    .values(status=bindparam("status"), started_at=bindparam("started_at")),
+)
+# Each attribute keeps its value where the parameter is NULL (not given).
+_MODIFY_ATTRIBUTES = Statement(
+    "modify_instance_attributes",
+    update(instances)
+    .where(instances.c.account_id == bindparam("account_id"), instances.c.instance_id == bindparam("instance_id"))
+    .values(
+        instance_name=func.coalesce(bindparam("instance_name", type_=String), instances.c.instance_name),
+        description=func.coalesce(bindparam("description", type_=String), instances.c.description),
+        host_name=func.coalesce(bindparam("host_name", type_=String), instances.c.host_name),
+        user_data=func.coalesce(bindparam("user_data", type_=Text), instances.c.user_data),
+        password_set=func.coalesce(bindparam("password_set", type_=Boolean), instances.c.password_set),
+        security_group_ids=func.coalesce(bindparam("security_group_ids", type_=Text), instances.c.security_group_ids),
+        deletion_protection=func.coalesce(
+            bindparam("deletion_protection", type_=Boolean), instances.c.deletion_protection
+        ),
+    ),
 )
 _SET_METADATA_OPTIONS = Statement(
     "set_metadata_options",
@@ -214,6 +263,47 @@ def change_status(tx: Tx, account_id: str, instance_id: str, *, expected: str, s
     return tx.run(_SET_STATUS, params) == 1
 
 
+def start(tx: Tx, account_id: str, instance_id: str, *, expected: str, status: str, now: str) -> bool:
+    """Move an instance from ``expected`` to ``status`` (running), recording its start time."""
+    params = {
+        "account_id": account_id,
+        "instance_id": instance_id,
+        "expected": expected,
+        "status": status,
+        "started_at": now,
+    }
+    return tx.run(_START, params) == 1
+
+
+def modify_attributes(
+    tx: Tx,
+    instance: Instance,
+    *,
+    instance_name: str | None,
+    description: str | None,
+    host_name: str | None,
+    user_data: str | None,
+    password_set: bool | None,
+    security_group_ids: str | None = None,
+    deletion_protection: bool | None = None,
+) -> None:
+    """Change the attributes given (not None); the others keep their values."""
+    tx.run(
+        _MODIFY_ATTRIBUTES,
+        {
+            "account_id": instance.account_id,
+            "instance_id": instance.instance_id,
+            "instance_name": instance_name,
+            "description": description,
+            "host_name": host_name,
+            "user_data": user_data,
+            "password_set": password_set,
+            "security_group_ids": security_group_ids,
+            "deletion_protection": deletion_protection,
+        },
+    )
+
+
 def set_metadata_options(tx: Tx, instance: Instance, *, http_endpoint: str, http_tokens: str, hop_limit: int) -> None:
     tx.run(
         _SET_METADATA_OPTIONS,
@@ -234,8 +324,13 @@ def delete_many(tx: Tx, account_id: str, region_id: str, ids: Iterable[str]) -> 
 
 # --- DescribeInstances: one statement per combination of filters, compiled once each ---------
 
+# Filters on a list of values (one parameter holding the list), then on one value each.
+LIST_FILTER_COLUMNS = {
+    "ids": instances.c.instance_id,
+    "disk_ids": instances.c.system_disk_id,
+    "network_interface_ids": instances.c.network_interface_id,
+}
 FILTER_COLUMNS = {
-    "ids": None,
     "network_type": instances.c.network_type,
     "status": instances.c.status,
     "vpc_id": instances.c.vpc_id,
@@ -244,7 +339,23 @@ FILTER_COLUMNS = {
     "instance_name": instances.c.instance_name,
     "image_id": instances.c.image_id,
     "instance_type": instances.c.instance_type,
+    "resource_group_id": instances.c.resource_group_id,
+    "key_pair_name": instances.c.key_pair_name,
+    "instance_charge_type": instances.c.instance_charge_type,
+    "disk_category": instances.c.system_disk_category,
+    "private_ip": instances.c.private_ip,
 }
+
+
+# The instances in one security group: its ID, quoted, in the JSON array of the instance's groups.
+PATTERN_FILTERS = {"security_group": instances.c.security_group_ids}
+
+
+def security_group_pattern(security_group_id: str) -> str:
+    """The LIKE pattern (escape ``\\``) of a security group ID in ``security_group_ids``."""
+    quoted = orjson.dumps(security_group_id).decode()
+    escaped = quoted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 @cache
@@ -254,16 +365,24 @@ def _listing(filters: frozenset[str], after: bool = False) -> tuple[Statement, S
     SQLite to a range scan instead of the ``InstanceIds`` lookups.)"""
     conditions: list[ColumnElement[bool]] = [_IN_ACCOUNT_REGION]
     for name in sorted(filters):
-        column = FILTER_COLUMNS[name]
-        conditions.append(_IDS if column is None else column == bindparam(name))
-    lists = ("ids",) if "ids" in filters else ()
+        if name in LIST_FILTER_COLUMNS:
+            conditions.append(in_list(LIST_FILTER_COLUMNS[name], name))
+        elif name in PATTERN_FILTERS:
+            conditions.append(PATTERN_FILTERS[name].like(bindparam(name), escape="\\"))
+        else:
+            conditions.append(FILTER_COLUMNS[name] == bindparam(name))
+    lists = tuple(name for name in sorted(filters) if name in LIST_FILTER_COLUMNS)
     key = "_".join(sorted(filters)) or "all"
     page_conditions = [*conditions, instances.c.instance_id > bindparam("after")] if after else conditions
+    # Looked up by disk or interface IDs, the few rows found are sorted; ordering by the bare column
+    # would steer SQLite to walk the account's whole (account, region, instance) index instead.
+    by_other_ids = any(name in LIST_FILTER_COLUMNS and name != "ids" for name in filters)
+    order: ColumnElement[Any] = instances.c.instance_id.concat("") if by_other_ids else instances.c.instance_id
     page = Statement(
         f"list_instances_{key}{'_after' if after else ''}",
         select(*_ALL_COLUMNS)
         .where(*page_conditions)
-        .order_by(instances.c.instance_id)
+        .order_by(order)
         .limit(bindparam("limit"))
         .offset(bindparam("offset")),
         lists=lists,

@@ -3,7 +3,19 @@ a test checks that the migrated database matches this metadata exactly."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 metadata = MetaData()
 
@@ -87,12 +99,42 @@ instances = Table(
     Column("http_tokens", String(16), nullable=False),
     Column("http_put_response_hop_limit", Integer, nullable=False),
     Column("created_at", String(20), nullable=False),
+    # Migration 0004: what real tools read of an instance (DescribeInstanceAttribute, DescribeDisks,
+    # DescribeNetworkInterfaces, DescribeUserData, the metadata items).
+    Column("started_at", String(20), nullable=True),
+    Column("user_data", Text, nullable=True),
+    Column("mac_address", String(17), nullable=False),
+    Column("serial_number", String(36), nullable=False),
+    Column("network_interface_id", String(32), nullable=False),
+    Column("system_disk_id", String(32), nullable=False),
+    Column("system_disk_category", String(32), nullable=False),
+    Column("system_disk_size", Integer, nullable=False),
+    Column("vpc_cidr", String(18), nullable=True),
+    Column("vswitch_cidr", String(18), nullable=True),
+    Column("resource_group_id", String(64), nullable=False),
+    Column("key_pair_name", String(128), nullable=True),
+    Column("security_group_ids", Text, nullable=False),
+    Column("instance_charge_type", String(16), nullable=False),
+    Column("cpu", Integer, nullable=False),
+    Column("memory", Integer, nullable=False),
+    Column("os_name", String(128), nullable=False),
+    Column("os_type", String(16), nullable=False),
+    Column("password_set", Boolean, nullable=False),
+    Column("deletion_protection", Boolean, nullable=False),
     Column("ram_role_name", String(64), nullable=True),
     Column("ram_role_policy", Text, nullable=True),
     Column("ram_role_attached_at", String(20), nullable=True),
 )
 # Listing an account's instances in a region, in stable (InstanceId) order, a page at a time.
 Index("ix_instances_account_region", instances.c.account_id, instances.c.region_id, instances.c.instance_id)
+# DescribeDisks / DescribeNetworkInterfaces by ID.
+Index("ix_instances_system_disk", instances.c.account_id, instances.c.region_id, instances.c.system_disk_id)
+Index(
+    "ix_instances_network_interface",
+    instances.c.account_id,
+    instances.c.region_id,
+    instances.c.network_interface_id,
+)
 # DescribeInstanceRamRole by role: only bound instances are indexed.
 Index(
     "ix_instances_role",

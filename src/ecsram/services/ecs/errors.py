@@ -49,8 +49,21 @@ def pass_role_forbidden(action: str) -> ApiError:
 
 
 def incorrect_instance_status(action: str, reason: str) -> ApiError:
-    err = vendor.api_error("ecs", action, "IncorrectInstanceStatus")
-    return ApiError(err.code, err.status, f"{err.message} {reason}")
+    err = vendor.api_error("ecs", action, "IncorrectInstanceStatus", detail=reason)
+    # Where the vendor publishes a bare placeholder the reason is the message; else it follows it.
+    return err if err.message == reason else ApiError(err.code, err.status, f"{err.message} {reason}")
+
+
+def deletion_protected(action: str, instance_id: str) -> ApiError:
+    reason = f"Instance {instance_id} has deletion protection: turn it off with ModifyInstanceAttribute first."
+    err = vendor.api_error(
+        "ecs",
+        action,
+        "InvalidOperation.DeletionProtection",
+        fallback=(403, "The operation is not allowed due to deletion protection."),
+        detail=reason,
+    )
+    return err if err.message == reason else ApiError(err.code, err.status, f"{err.message} {reason}")
 
 
 def dry_run_passed() -> ApiError:
