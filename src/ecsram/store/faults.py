@@ -16,7 +16,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.sql import ClauseElement
 
 from ecsram.store.schema import fault_rules, throttle_buckets
-from ecsram.store.sql import Statement, Tx, params
+from ecsram.store.sql import Statement, Tx, insert_if_absent, params
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,7 @@ class StoredRule:
 _COLUMNS = tuple(column.name for column in fault_rules.columns)
 
 _INSERT = Statement("insert_fault_rule", insert(fault_rules).values(**params(*_COLUMNS)))
+_INSERT_IF_ABSENT = insert_if_absent("insert_fault_rule_if_absent", fault_rules, params(*_COLUMNS))
 _LIVE = Statement(
     "live_fault_rules",
     select(*fault_rules.columns)
@@ -68,6 +69,10 @@ _CLAIM = Statement(
 
 def insert_rule(tx: Tx, rule: StoredRule) -> None:
     tx.run(_INSERT, {name: getattr(rule, name) for name in _COLUMNS})
+
+
+def insert_rule_if_absent(tx: Tx, rule: StoredRule) -> bool:
+    return tx.run(_INSERT_IF_ABSENT, {name: getattr(rule, name) for name in _COLUMNS}) == 1
 
 
 def live_rules(tx: Tx, now: float) -> list[StoredRule]:
