@@ -354,3 +354,54 @@ def test_the_throttle_rate_is_checked_at_start(tmp_path: Any) -> None:
     result = ecsram("serve", "--throttle", "fast", "--database", f"sqlite:///{tmp_path}/x.db")
     assert result.returncode != 0
     assert "is not a rate" in result.stderr
+
+
+# --- seed files and the command line -----------------------------------------------------------------
+
+
+def test_seed_file_faults_and_the_cli(server_factory: Callable[..., ServerProcess], tmp_path: Any) -> None:
+    from ecsram.testing.accounts import create_account
+    from tests.support.admin import ecsram
+
+    dedicated = server_factory(workers=2)
+    sdk = Sdk(dedicated.endpoint, create_account(dedicated.database_url), dedicated.database_url)
+    seed = tmp_path / "faults.yaml"
+    seed.write_text(
+        f"faults:\n  - account: '{sdk.account_id}'\n    action: DescribeRegions\n"
+        "    code: Throttling.User\n    count: 1\n"
+    )
+    url = dedicated.database_url
+    applied = ecsram("seed", str(seed), "--database", url)
+    assert applied.returncode == 0, applied.stderr
+    again = ecsram("seed", str(seed), "--database", url)  # the same declaration is not added twice
+    assert again.returncode == 0, again.stderr
+    listed = ecsram("faults", "list", "--format", "json", "--database", url)
+    (rule,) = json.loads(listed.stdout)["rules"]
+    assert rule["code"] == "Throttling.User" and rule["remaining"] == 1
+    with pytest.raises(Exception) as caught:
+        describe_regions(sdk)
+    assert getattr(caught.value, "code", None) == "Throttling.User"
+    assert describe_regions(sdk).status_code == 200
+
+    added = ecsram("faults", "add", "--account", sdk.account_id, "--code", "ServiceUnavailable", "--database", url)
+    assert added.returncode == 0, added.stderr
+    with pytest.raises(Exception) as caught:
+        describe_regions(sdk)
+    assert getattr(caught.value, "code", None) == "ServiceUnavailable"
+    assert ecsram("faults", "remove", added.stdout.strip(), "--database", url).returncode == 0
+    assert describe_regions(sdk).status_code == 200
+
+    refused = ecsram("faults", "add", "--probability", "2", "--code", "Throttling", "--database", url)
+    assert refused.returncode != 0 and "--probability" in refused.stderr
+    cleared = ecsram("faults", "clear", "--database", url)
+    assert cleared.returncode == 0 and "removed 1 rule(s)" in cleared.stdout
+
+
+def test_a_bad_fault_in_a_seed_file_names_the_line_and_field(tmp_path: Any, database_factory: Any) -> None:
+    from tests.support.admin import ecsram
+
+    seed = tmp_path / "bad.yaml"
+    seed.write_text("faults:\n  - action: Attach*\n    code: ServiceUnavailable\n    probability: 7\n")
+    result = ecsram("seed", str(seed), "--database", database_factory())
+    assert result.returncode != 0
+    assert "bad.yaml:4: faults[0].probability: 7 is not a number from 0 to 1" in result.stderr, result.stderr
