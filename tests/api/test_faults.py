@@ -405,3 +405,42 @@ def test_a_bad_fault_in_a_seed_file_names_the_line_and_field(tmp_path: Any, data
     result = ecsram("seed", str(seed), "--database", database_factory())
     assert result.returncode != 0
     assert "bad.yaml:4: faults[0].probability: 7 is not a number from 0 to 1" in result.stderr, result.stderr
+
+
+# --- the signed operations, for callers beyond loopback ----------------------------------------------
+
+ECSRAM_VERSION = "2026-11-01"
+
+
+def test_signed_fault_operations_act_on_the_callers_account(server: ServerProcess, sdk: Sdk) -> None:
+    raw = sdk.raw()
+    rule = json.dumps({"code": "ServiceUnavailable", "action": "*"})
+    added = raw.v1("AddFaultRule", {"Rule": rule}, version=ECSRAM_VERSION)
+    assert added.status == 200, added.body
+    rule_id = added.json["Rule"]["id"]
+    assert added.json["Rule"]["account"] == sdk.account_id
+    time.sleep(0.2)  # every worker reads the rules again within 0.1 s
+    assert raw.v1("DescribeRegions").code == "ServiceUnavailable"
+    # ecsram's own operations are not faulted by a rule that does not name them.
+    listed = raw.v1("ListFaultRules", version=ECSRAM_VERSION)
+    assert [item["id"] for item in listed.json["Rules"]] == [rule_id]
+    removed = raw.v1("RemoveFaultRules", {"RuleId": rule_id}, version=ECSRAM_VERSION)
+    assert removed.status == 200 and removed.json["Removed"] == 1
+    time.sleep(0.2)
+    assert raw.v1("DescribeRegions").status == 200
+    assert raw.v1("RemoveFaultRules", {"RuleId": rule_id}, version=ECSRAM_VERSION).status == 404
+
+
+def test_signed_fault_operations_refuse_users_other_accounts_and_bad_rules(server: ServerProcess, sdk: Sdk) -> None:
+    other = sdk.other_account()
+    someone_else = json.dumps({"code": "ServiceUnavailable", "account": other.account_id})
+    refused = sdk.raw().v1("AddFaultRule", {"Rule": someone_else}, version=ECSRAM_VERSION)
+    assert refused.status == 400 and refused.code == "InvalidParameter.Rule", refused.body
+    bad = sdk.raw().v1("AddFaultRule", {"Rule": json.dumps({"probability": 3})}, version=ECSRAM_VERSION)
+    assert bad.status == 400 and bad.code == "InvalidParameter.Rule", bad.body
+    not_json = sdk.raw().v1("AddFaultRule", {"Rule": "{oops"}, version=ECSRAM_VERSION)
+    assert not_json.status == 400 and not_json.code == "InvalidParameter.Rule", not_json.body
+    user = sdk.new_user("AdministratorAccess")
+    forbidden = user.raw().v1("AddFaultRule", {"Rule": json.dumps({"code": "Throttling"})}, version=ECSRAM_VERSION)
+    assert forbidden.status == 403 and forbidden.code == "Forbidden.RootAccessKeyRequired", forbidden.body
+    assert rules_of(server, sdk.account_id) == [] and rules_of(server, other.account_id) == []

@@ -1,5 +1,9 @@
 """``/_ecsram/faults``: list, add and remove fault rules (loopback peers only, like reset/state).
 
+Beyond loopback, the signed operations ``AddFaultRule``, ``ListFaultRules`` and
+``RemoveFaultRules`` (Version 2026-11-01, admin/operations.py) do the same for the account whose
+root AccessKey signs them.
+
     GET    /_ecsram/faults[?account=ID]       the rules in force (an account's, or all)
     POST   /_ecsram/faults                    add one rule: a JSON object (docs/faults.md)
     DELETE /_ecsram/faults[?account=ID]       remove every rule (or an account's)
@@ -62,7 +66,12 @@ async def handle(
 ) -> Response:
     client = scope.get("client")
     if not client or not is_loopback(str(client[0])):
-        return _refuse(403, "Forbidden.NotLoopback", f"{FAULTS_PATH} answers loopback clients only.")
+        return _refuse(
+            403,
+            "Forbidden.NotLoopback",
+            f"{FAULTS_PATH} answers loopback clients only. From elsewhere, call AddFaultRule, ListFaultRules or "
+            "RemoveFaultRules (Version 2026-11-01) on the API endpoint, signed with the account's root AccessKey.",
+        )
     method = scope["method"]
     rule_id = path[len(_PREFIX) :] if path.startswith(_PREFIX) else None
     allowed = "DELETE" if rule_id is not None else "GET, HEAD, POST, DELETE"
