@@ -335,21 +335,15 @@ class EcsramApp:
             response = await admin_faults.handle(self.database, self.faults, scope, path, body)
             response.request_id = render.new_request_id()
             await send_response(send, response)
+            if self.request_log.enabled:
+                self._log_admin(scope, path, response, started)
         elif path in admin_http.PATHS:
             assert self.database is not None
             response = admin_http.handle(self.database, self.clock, scope, path)
             response.request_id = render.new_request_id()
             await send_response(send, response)
             if self.request_log.enabled:
-                self.request_log.write(
-                    request_id=response.request_id,
-                    account=None,
-                    principal=None,
-                    action=f"{scope['method'][:16]} {path}",
-                    status=response.status,
-                    error_code=response.error_code,
-                    started=started,
-                )
+                self._log_admin(scope, path, response, started)
         else:
             err = ApiError(
                 "InvalidAction.NotFound", 404, f"Specified path {path[:128]} is not found; the API is served at /."
@@ -363,9 +357,20 @@ class EcsramApp:
         try:
             read(call)
             call.operation = self.registry.resolve(call.action, call.version)
-        except ApiError:
-            return None  # the pipeline answers it
+        except Exception:  # an ApiError, or a bug: either way the pipeline answers (and logs) it
+            return None
         return self.faults.before_batch(call)
+
+    def _log_admin(self, scope: Scope, path: str, response: Response, started: float) -> None:
+        self.request_log.write(
+            request_id=response.request_id,
+            account=None,
+            principal=None,
+            action=f"{scope['method'][:16]} {path[:64]}",
+            status=response.status,
+            error_code=response.error_code,
+            started=started,
+        )
 
     def _log(self, response: Response, started: float) -> None:
         call = response.call

@@ -261,12 +261,12 @@ def test_probability_zero_never_fires_and_one_always_does(server: ServerProcess,
 
 
 def test_a_rule_expires(server: ServerProcess, sdk: Sdk, add_rule: Any) -> None:
-    rule = add_rule(account=sdk.account_id, action="DescribeRegions", code="ServiceUnavailable", ttl_seconds=2)
+    rule = add_rule(account=sdk.account_id, action="DescribeRegions", code="ServiceUnavailable", ttl_seconds=4)
     assert rule["expires_at"].endswith("Z")
     with pytest.raises(Exception) as caught:
         describe_regions(sdk)
     assert getattr(caught.value, "code", None) == "ServiceUnavailable"
-    time.sleep(2.3)
+    time.sleep(4.3)
     assert describe_regions(sdk).status_code == 200
     assert rules_of(server, sdk.account_id) == []
 
