@@ -444,3 +444,32 @@ def test_signed_fault_operations_refuse_users_other_accounts_and_bad_rules(serve
     forbidden = user.raw().v1("AddFaultRule", {"Rule": json.dumps({"code": "Throttling"})}, version=ECSRAM_VERSION)
     assert forbidden.status == 403 and forbidden.code == "Forbidden.RootAccessKeyRequired", forbidden.body
     assert rules_of(server, sdk.account_id) == [] and rules_of(server, other.account_id) == []
+
+
+# --- counted across workers ------------------------------------------------------------------------
+
+
+def test_the_next_n_calls_are_counted_across_workers(server: ServerProcess, sdk: Sdk, add_rule: Any) -> None:
+    """Concurrent calls on the two-worker server: exactly N of them are faulted."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    add_rule(account=sdk.account_id, action="DescribeRegions", code="ServiceUnavailable", count=5)
+    raw = sdk.raw()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _index: raw.v1("DescribeRegions"), range(16)))
+    codes = sorted(str(answer.code) for answer in answers)
+    assert codes == ["None"] * 11 + ["ServiceUnavailable"] * 5, [answer.body for answer in answers]
+    assert rules_of(server, sdk.account_id)[0]["remaining"] == 0
+
+
+def test_concurrent_calls_share_one_throttle_bucket(server_factory: Callable[..., ServerProcess]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ecsram.testing.accounts import create_account
+
+    throttled = server_factory(workers=2, extra_args=("--throttle", "4/m"))
+    raw = Sdk(throttled.endpoint, create_account(throttled.database_url), throttled.database_url).raw()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _index: raw.v1("DescribeRegions"), range(12)))
+    statuses = sorted(answer.status for answer in answers)
+    assert statuses == [200] * 4 + [400] * 8, [answer.body for answer in answers]
