@@ -18,16 +18,19 @@ from typing import Any
 import orjson
 
 from ecsram.admin import accounts as admin_accounts
+from ecsram.admin import faults as admin_faults
 from ecsram.admin import http as admin_http
 from ecsram.admin.operations import served_operations
 from ecsram.clock import Clock
 from ecsram.config import Settings
 from ecsram.contract import errors
+from ecsram.contract.call import Call, HttpRequest
 from ecsram.contract.errors import ApiError
 from ecsram.contract.operation import Registry
+from ecsram.faults.injector import Drop, FaultInjector, Latency
 from ecsram.gateway import render
 from ecsram.gateway.batching import GroupCommitter
-from ecsram.gateway.pipeline import Gateway
+from ecsram.gateway.pipeline import Gateway, read
 from ecsram.gateway.request import http_request_from_scope
 from ecsram.iam.tokens import TokenAuthority
 from ecsram.imds.http import is_metadata_request, metadata_request, to_response
@@ -209,8 +212,10 @@ class EcsramApp:
         self.pinned_instances = settings.pinned_metadata_instances()
         self.database: Database | None = None
         self.gateway: Gateway | None = None
+        self.faults: FaultInjector | None = None
         self.committer: GroupCommitter | None = None
         self.metadata: MetadataService | None = None
+        self.tokens: TokenAuthority | None = None
         self.large_bodies = LargeBodies(max(1, LARGE_BODIES_BUDGET // max(1, settings.max_body_bytes)))
         self.probe = StoreProbe(settings.database_url)
         self.request_log = RequestLog(
@@ -232,9 +237,11 @@ class EcsramApp:
                 seed_store(self.database, self.settings.seed_file)
         with self.database.transaction() as tx:
             tokens = TokenAuthority(stored_settings.ensure_token_secret(tx))
+        self.tokens = tokens
         if is_in_memory(self.settings.database_url):
             self.probe.in_process = self.database
-        self.gateway = Gateway(self.database, self.registry, self.clock, tokens)
+        self.faults = FaultInjector(self.database, self.settings.throttle_rate())
+        self.gateway = Gateway(self.database, self.registry, self.clock, tokens, self.faults)
         self.committer = GroupCommitter(self.gateway)
         # Beyond loopback anyone could name an instance, so metadata requests must prove they
         # speak for it with its access secret (see docs/metadata.md).
@@ -298,8 +305,20 @@ class EcsramApp:
             request = metadata_request(scope, headers, self.pinned_instances.get(listener_port))
             await send_response(send, to_response(self.metadata.handle(request)))
         elif path == "/":
-            assert self.committer is not None
-            response = await self.committer.submit(http_request_from_scope(scope, body))
+            assert self.committer is not None and self.faults is not None
+            http = http_request_from_scope(scope, body)
+            self.faults.refresh()
+            if self.faults.has_early_rules:
+                early = self._early_fault(http)
+                if isinstance(early, Drop):
+                    drop = scope.get("ecsram.drop")
+                    if drop is not None:
+                        drop()
+                        await receive()  # the disconnect; no answer is sent
+                        return
+                elif early is not None:
+                    await asyncio.sleep(early.seconds)
+            response = await self.committer.submit(http)
             await send_response(send, response)
             if self.request_log.enabled:
                 self._log(response, started)
@@ -311,26 +330,47 @@ class EcsramApp:
             await send_response(send, self._clock(scope, body))
         elif path == admin_accounts.ACCOUNTS_PATH:
             await send_response(send, self._accounts(scope))
+        elif admin_faults.is_faults_path(path):
+            assert self.database is not None
+            response = await admin_faults.handle(self.database, self.faults, scope, path, body)
+            response.request_id = render.new_request_id()
+            await send_response(send, response)
+            if self.request_log.enabled:
+                self._log_admin(scope, path, response, started)
         elif path in admin_http.PATHS:
             assert self.database is not None
             response = admin_http.handle(self.database, self.clock, scope, path)
             response.request_id = render.new_request_id()
             await send_response(send, response)
             if self.request_log.enabled:
-                self.request_log.write(
-                    request_id=response.request_id,
-                    account=None,
-                    principal=None,
-                    action=f"{scope['method'][:16]} {path}",
-                    status=response.status,
-                    error_code=response.error_code,
-                    started=started,
-                )
+                self._log_admin(scope, path, response, started)
         else:
             err = ApiError(
                 "InvalidAction.NotFound", 404, f"Specified path {path[:128]} is not found; the API is served at /."
             )
             await send_response(send, render.error(render.new_request_id(), err, product=None, xml=False))
+
+    def _early_fault(self, http: HttpRequest) -> Latency | Drop | None:
+        """The latency or drop a fault rule gives this request before it joins a batch."""
+        assert self.faults is not None and self.tokens is not None
+        call = Call(request_id="", http=http, tokens=self.tokens)
+        try:
+            read(call)
+            call.operation = self.registry.resolve(call.action, call.version)
+        except Exception:  # an ApiError, or a bug: either way the pipeline answers (and logs) it
+            return None
+        return self.faults.before_batch(call)
+
+    def _log_admin(self, scope: Scope, path: str, response: Response, started: float) -> None:
+        self.request_log.write(
+            request_id=response.request_id,
+            account=None,
+            principal=None,
+            action=f"{scope['method'][:16]} {path[:64]}",
+            status=response.status,
+            error_code=response.error_code,
+            started=started,
+        )
 
     def _log(self, response: Response, started: float) -> None:
         call = response.call

@@ -196,6 +196,15 @@ def _listener_list(ctx: click.Context, param: click.Parameter, values: tuple[str
     type=click.Path(dir_okay=False),
     help="Append the log to this file (default: standard error).",
 )
+@click.option(
+    "--throttle",
+    default="",
+    envvar="ECSRAM_THROTTLE",
+    show_envvar=True,
+    metavar="RATE",
+    help="Answer Throttling.User beyond RATE calls per AccessKey and action, e.g. 10/s or 600/m "
+    "(a token bucket in the store, shared by all workers; see docs/faults.md).",
+)
 def serve(
     host: str,
     port: int,
@@ -213,6 +222,7 @@ def serve(
     log_level: str,
     log_format: str,
     log_file: str,
+    throttle: str,
 ) -> None:
     """Run the API server (ECS, RAM, STS on one endpoint) and the instance metadata service."""
     from ecsram.bootstrap import StartupRefused
@@ -223,6 +233,13 @@ def serve(
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("give both --tls-cert and --tls-key (ECSRAM_TLS_CERT, ECSRAM_TLS_KEY), or neither")
 
+    if throttle:
+        from ecsram.faults.throttle import parse_rate
+
+        try:
+            parse_rate(throttle)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--throttle") from None
     for listener in metadata_listeners:
         try:
             parse_metadata_listener(listener)
@@ -245,6 +262,7 @@ def serve(
         log_level=log_level,
         log_format=log_format,
         log_file=str(Path(log_file).resolve()) if log_file else "",
+        throttle=throttle,
     )
     try:
         run_server(settings)
@@ -454,3 +472,129 @@ def seed(seed_file: str, database_url: str) -> None:
     finally:
         database.close()
     click.echo(f"seeded {describe_url(database.url)} from {seed_file}: {summary}")
+
+
+# --- fault rules: on the store directly (docs/faults.md) --------------------------------------
+
+
+@main.group()
+def faults() -> None:
+    """Fault injection rules: errors, added latency or dropped connections for matching calls.
+
+    The rules live in the store: every worker of a running server applies a change within a
+    tenth of a second (this command returns after that)."""
+
+
+def _settled() -> None:
+    from ecsram.faults.injector import SETTLE_SECONDS
+
+    time.sleep(SETTLE_SECONDS)
+
+
+@faults.command("list")
+@account_filter
+@click.option("--format", "output", type=click.Choice(("table", "json")), default="table", show_default=True)
+@database_option
+def faults_list(account_id: str | None, output: str, database_url: str) -> None:
+    """Show the rules in force (expired ones are not shown)."""
+    import orjson
+
+    from ecsram.faults import rules
+    from ecsram.store import faults as stored
+
+    database = _open_store(database_url)
+    try:
+        with database.transaction(write=False) as tx:
+            found = stored.live_rules(tx, time.time())
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        database.close()
+    shown = [rules.document(rule) for rule in found if account_id is None or rule.account_id == account_id]
+    if output == "json":
+        click.echo(orjson.dumps({"rules": shown}, option=orjson.OPT_INDENT_2).decode())
+        return
+    if not shown:
+        click.echo("no fault rules")
+    for document in shown:
+        click.echo("  ".join(f"{name}={value}" for name, value in document.items()))
+
+
+@faults.command("add")
+@click.option("--account", "account", default=None, metavar="ID", help="Only calls of this account (16 digits).")
+@click.option("--action", default=None, help="Action name or glob (* and ?), e.g. Attach*; default: every action.")
+@click.option("--product", default=None, help="ecs, ram, sts or ecsram.")
+@click.option("--instance-id", default=None, help="Only calls that name this instance (InstanceId/InstanceIds).")
+@click.option("--effect", type=click.Choice(("error", "latency", "drop")), default="error", show_default=True)
+@click.option("--code", default=None, help="The error code, e.g. ServiceUnavailable, Throttling.User.")
+@click.option("--status", type=int, default=None, help="The HTTP status (known for common codes).")
+@click.option("--message", default=None, help="The error message (default: the vendor's).")
+@click.option("--latency-ms", type=int, default=None, help="Milliseconds to add (effect latency).")
+@click.option("--probability", type=float, default=None, help="Fault this share of matching calls (0..1).")
+@click.option("--count", type=int, default=None, help="Fault the next N matching calls only.")
+@click.option("--ttl", "ttl_seconds", type=float, default=None, help="Remove the rule after this many seconds.")
+@click.option("--expires-at", default=None, help="Remove the rule at this time (ISO 8601).")
+@database_option
+def faults_add(database_url: str, **declared: Any) -> None:
+    """Add a rule; prints its ID."""
+    from ecsram.faults import rules
+    from ecsram.store import faults as stored
+
+    try:
+        rule = rules.parse({name: value for name, value in declared.items() if value is not None}, time.time())
+    except rules.RuleError as exc:
+        raise click.BadParameter(exc.message, param_hint=f"--{exc.field.replace('_', '-')}") from None
+    database = _open_store(database_url)
+    try:
+        with database.transaction() as tx:
+            stored.prune(tx, time.time())
+            stored.insert_rule(tx, rule)
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        database.close()
+    _settled()
+    click.echo(rule.rule_id)
+
+
+@faults.command("remove")
+@click.argument("rule_id")
+@database_option
+def faults_remove(rule_id: str, database_url: str) -> None:
+    """Remove one rule by its ID."""
+    from ecsram.faults import rules
+    from ecsram.store import faults as stored
+
+    if not rules.is_rule_id(rule_id):
+        raise click.BadParameter(f"{rule_id[:64]!r} is not a rule ID (fr-...)", param_hint="RULE_ID")
+    database = _open_store(database_url)
+    try:
+        with database.transaction() as tx:
+            removed = stored.delete_rule(tx, rule_id)
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        database.close()
+    if not removed:
+        raise click.ClickException(f"there is no rule {rule_id}")
+    _settled()
+    click.echo(f"removed {rule_id}")
+
+
+@faults.command("clear")
+@account_filter
+@database_option
+def faults_clear(account_id: str | None, database_url: str) -> None:
+    """Remove every rule (or every rule of one account)."""
+    from ecsram.store import faults as stored
+
+    database = _open_store(database_url)
+    try:
+        with database.transaction() as tx:
+            removed = stored.delete_all(tx, account_id)
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        database.close()
+    _settled()
+    click.echo(f"removed {removed} rule(s)")

@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from platformdirs import user_data_dir
 
+from ecsram.faults.throttle import Rate, parse_rate
 from ecsram.store.database import is_in_memory, normalise_url
 
 DEFAULT_HOST = "127.0.0.1"
@@ -95,6 +96,8 @@ class Settings:
     log_level: str = "warning"
     log_format: str = "text"
     log_file: str = ""
+    # Emulated throttling per AccessKey and action, e.g. "10/s" (docs/faults.md); "" is off.
+    throttle: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", normalise_url(self.database_url or default_database_url()))
@@ -102,6 +105,10 @@ class Settings:
             raise ValueError(f"log level {self.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
         if self.log_format not in LOG_FORMATS:
             raise ValueError(f"log format {self.log_format!r} is not one of {', '.join(LOG_FORMATS)}")
+        self.throttle_rate()  # a bad rate is refused here, with the reason
+
+    def throttle_rate(self) -> Rate | None:
+        return parse_rate(self.throttle) if self.throttle else None
 
     @property
     def in_memory(self) -> bool:
@@ -140,6 +147,7 @@ class Settings:
         "log_level": "ECSRAM_LOG_LEVEL",
         "log_format": "ECSRAM_LOG_FORMAT",
         "log_file": "ECSRAM_LOG_FILE",
+        "throttle": "ECSRAM_THROTTLE",
     }
 
     @classmethod

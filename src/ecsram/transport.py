@@ -137,6 +137,8 @@ class DeadlineHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._state = _BODY
+        # A fault rule may drop the connection without an answer (see faults/injector.py).
+        self.scope["ecsram.drop"] = self.transport.close  # type: ignore[typeddict-unknown-key]
         # uvicorn hands the request to self.app; a connection beyond the limit gets the refusal.
         crowded = len(self.connections) > self._max_connections
         self.app = _too_many_connections if crowded else self._application

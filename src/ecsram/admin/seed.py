@@ -13,7 +13,10 @@ The accounts' parts of the file are kept in the store, so that a reset can resto
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +25,7 @@ import orjson
 
 from ecsram.admin.seedfile import (
     AccountDecl,
+    FaultDecl,
     InstanceDecl,
     KeyDecl,
     Path_,
@@ -33,11 +37,13 @@ from ecsram.admin.seedfile import (
 from ecsram.contract.call import Call, HttpRequest
 from ecsram.contract.errors import ApiError
 from ecsram.contract.operation import Operation
+from ecsram.faults import rules as fault_rules
 from ecsram.iam.principal import Principal, PrincipalKind
 from ecsram.iam.tokens import TokenAuthority
 from ecsram.services import all_operations
 from ecsram.services.ecs import instances as instance_service
 from ecsram.store import accounts, groups, instances, policies, roles, users, world
+from ecsram.store import faults as stored_faults
 from ecsram.store import settings as stored_settings
 from ecsram.store.named import name_key
 from ecsram.store.sql import Tx
@@ -414,11 +420,23 @@ def apply(tx: Tx, seed: Seed, now: float, *, remember: bool = True) -> Outcome:
     applier = _Applier(seed, tx, now)
     for account in seed.accounts:
         applier.apply_account(account)
+    for fault in seed.faults:
+        if _add_fault(tx, fault):
+            applier.outcome.note("fault rules")
     if remember and seed.accounts:
         kept = stored_seeds(tx)
         kept.update({account.account_id: account.plain for account in seed.accounts})
         stored_settings.put(tx, SEED_SETTING, orjson.dumps(kept).decode())
     return applier.outcome
+
+
+def _add_fault(tx: Tx, fault: FaultDecl) -> bool:
+    """Add a seeded fault rule unless the same declaration was applied before (its ID is derived
+    from the declaration, so applying a seed file again adds nothing)."""
+    declared = orjson.dumps([fault.index, fault.plain], option=orjson.OPT_SORT_KEYS, default=str)
+    rule_id = "fr-" + hashlib.sha256(declared).hexdigest()[:16]
+    rule = dataclasses.replace(fault_rules.parse(fault.plain, time.time()), rule_id=rule_id)
+    return stored_faults.insert_rule_if_absent(tx, rule)
 
 
 def reapply_stored(tx: Tx, now: float, account_id: str | None = None) -> Outcome:

@@ -17,6 +17,8 @@ from typing import Any
 import orjson
 import yaml
 
+from ecsram.faults.rules import RuleError, parse
+
 Path_ = tuple[str | int, ...]
 
 _ACCOUNT_ID = re.compile(r"[0-9]{16}")
@@ -198,9 +200,19 @@ class AccountDecl:
 
 
 @dataclass(frozen=True)
+class FaultDecl:
+    """A fault rule (docs/faults.md), checked; made a rule with the time it is applied at."""
+
+    path: Path_
+    index: int
+    plain: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Seed:
     located: Located
     accounts: tuple[AccountDecl, ...]
+    faults: tuple[FaultDecl, ...] = ()
 
 
 DEFAULT_IMAGE = "aliyun_3_x64_20G_alibase_20240819.vhd"
@@ -294,16 +306,33 @@ class _Reader:
 
 def check(data: Any, located: Located) -> Seed:
     reader = _Reader(located)
-    top = reader.mapping(data, (), ("accounts",), ("accounts",))
+    top = reader.mapping(data, (), ("accounts", "faults"))
+    if top.get("accounts") is None and top.get("faults") is None:
+        raise located.error((), "'accounts' is required (or a 'faults' section)")
     declared: list[AccountDecl] = []
     seen_accounts: set[str] = set()
-    for index, raw in enumerate(reader.items(top["accounts"], ("accounts",))):
+    for index, raw in enumerate(reader.items(top.get("accounts"), ("accounts",))):
         account = _account(reader, raw, ("accounts", index))
         if account.account_id in seen_accounts:
             raise located.error((*account.path, "id"), f"account {account.account_id} is declared twice")
         seen_accounts.add(account.account_id)
         declared.append(account)
-    return Seed(located, tuple(declared))
+    faults = tuple(
+        _fault(reader, raw, ("faults", index), index)
+        for index, raw in enumerate(reader.items(top.get("faults"), ("faults",)))
+    )
+    return Seed(located, tuple(declared), faults)
+
+
+def _fault(reader: _Reader, raw: Any, path: Path_, index: int) -> FaultDecl:
+    if not isinstance(raw, dict):
+        raise reader.located.error(path, "expected a mapping of rule fields (see docs/faults.md)")
+    try:
+        parse(raw, 0.0)
+    except RuleError as exc:
+        where = (*path, exc.field) if exc.field in raw else path
+        raise reader.located.error(where, exc.message) from None
+    return FaultDecl(path, index, raw)
 
 
 def _unique(reader: _Reader, names: list[tuple[Path_, str]], what: str) -> None:

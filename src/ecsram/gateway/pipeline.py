@@ -6,6 +6,8 @@
        run again if the database aborts it to break a deadlock --
       -- a savepoint per request: a failure undoes that request alone, but keeps its nonce --
       authenticate   signature, timestamp, AccessKey / STS token, nonce
+      faults    emulated throttling and injected errors (faults/): the call ends here, its
+                nonce spent and nothing else changed
       validate  parameters against the operation's spec
       authorize RAM policy check for users and role sessions
       invoke    the operation's handler
@@ -27,6 +29,7 @@ from ecsram.contract.access import authorize
 from ecsram.contract.call import Call, HttpRequest
 from ecsram.contract.errors import ApiError
 from ecsram.contract.operation import Registry
+from ecsram.faults.injector import FaultInjector
 from ecsram.gateway import render
 from ecsram.gateway.authn import authenticate
 from ecsram.gateway.request import parse_parameters
@@ -72,8 +75,16 @@ def invoke(call: Call) -> dict[str, Any]:
 
 
 class Gateway:
-    def __init__(self, database: Database, registry: Registry, clock: Clock, tokens: TokenAuthority) -> None:
+    def __init__(
+        self,
+        database: Database,
+        registry: Registry,
+        clock: Clock,
+        tokens: TokenAuthority,
+        faults: FaultInjector | None = None,
+    ) -> None:
         self.database = database
+        self.faults = faults
         self.registry = registry
         self.clock = clock
         self.tokens = tokens
@@ -144,6 +155,9 @@ class Gateway:
         savepoint = tx.savepoint()
         try:
             call.authenticated(authenticate(call, wall_now=wall))
+            if self.faults is not None and (refused := self.faults.check(call, tx, wall)) is not None:
+                savepoint.release()  # keeps the nonce and a counted rule's claim; nothing else ran
+                return refused
             validate(call)
             authorize(call)
             result = invoke(call)

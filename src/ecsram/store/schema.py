@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -255,3 +256,35 @@ tags = Table(
 )
 # Finding the resources that carry a tag (tag filters of DescribeInstances and ListTagResources).
 Index("ix_tags_key_value", tags.c.account_id, tags.c.resource_type, tags.c.tag_key, tags.c.tag_value)
+
+# Fault injection rules (see docs/faults.md): which calls they match (account, action glob,
+# product, instance) and what happens to them (an error, added latency, a dropped connection),
+# how often (a probability, or the next ``remaining`` calls) and until when.
+fault_rules = Table(
+    "fault_rules",
+    metadata,
+    Column("rule_id", String(32), primary_key=True),
+    Column("account_id", String(16), nullable=True),
+    Column("action", String(128), nullable=False),
+    Column("product", String(16), nullable=True),
+    Column("instance_id", String(64), nullable=True),
+    Column("effect", String(8), nullable=False),
+    Column("code", String(64), nullable=True),
+    Column("status", Integer, nullable=True),
+    Column("message", String(512), nullable=True),
+    Column("latency_ms", Integer, nullable=True),
+    Column("probability", Float, nullable=True),
+    Column("remaining", Integer, nullable=True),
+    Column("expires_at", Float, nullable=True),
+    Column("created_at", Float, nullable=False),
+)
+
+# Emulated throttling (``--throttle``): one token bucket per (AccessKey, action).
+throttle_buckets = Table(
+    "throttle_buckets",
+    metadata,
+    Column("access_key_id", String(64), primary_key=True),
+    Column("action", String(128), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ecsram.contract.call import Call
-from ecsram.contract.catalogue import vendor as catalog
+from ecsram.contract.catalogue import vendor
 from ecsram.contract.catalogue.params import Checked, FlatList, JsonStringList, String
 from ecsram.contract.errors import ApiError
 from ecsram.contract.operation import Operation, operation
@@ -24,7 +24,7 @@ _DISK_STATUSES = ("In_use", "Available", "Attaching", "Detaching", "Creating", "
 
 
 def _disk_ids_malformed() -> ApiError:
-    return catalog.api_error("ecs", "DescribeDisks", "InvalidParameter.DiskIds")
+    return vendor.api_error("ecs", "DescribeDisks", "InvalidParameter.DiskIds")
 
 
 def describe_disks(call: Call) -> dict[str, Any]:

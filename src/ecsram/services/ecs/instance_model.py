@@ -18,7 +18,7 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ecsram.contract.catalogue import vendor as catalog
+from ecsram.contract.catalogue import vendor
 from ecsram.contract.errors import ApiError
 
 # Alibaba Cloud's organisationally unique identifier: every ECS network interface's MAC starts so.
@@ -125,7 +125,7 @@ def instance_shape(action: str, instance_type: str) -> tuple[int, int]:
     match = _INSTANCE_TYPE.fullmatch(instance_type)
     multiplier = int(match.group(3) or 1) if match else 0
     if match is None or multiplier > MAX_SIZE_MULTIPLIER:
-        raise catalog.api_error("ecs", action, "InvalidInstanceType.ValueNotSupported")
+        raise vendor.api_error("ecs", action, "InvalidInstanceType.ValueNotSupported")
     size = match.group(2)
     cpu = {"small": 1, "medium": 2, "large": 2}.get(size, 4 * multiplier)
     family = re.match(r"[a-z]*", match.group(1))
@@ -168,7 +168,7 @@ def operating_system(image_id: str) -> tuple[str, str]:
 
 
 def _error(action: str, code: str, fallback: tuple[int, str], detail: str | None = None) -> ApiError:
-    return catalog.api_error("ecs", action, code, fallback=fallback, detail=detail)
+    return vendor.api_error("ecs", action, code, fallback=fallback, detail=detail)
 
 
 def user_data_check(action: str) -> Callable[[str], str]:

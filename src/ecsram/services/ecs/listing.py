@@ -7,7 +7,7 @@ from typing import Any
 
 from ecsram.contract import paging as tokens
 from ecsram.contract.call import Call
-from ecsram.contract.catalogue import vendor as catalog
+from ecsram.contract.catalogue import vendor
 from ecsram.contract.catalogue.params import INT32, Checked, Integer
 from ecsram.contract.errors import ApiError
 from ecsram.store import instances
@@ -69,7 +69,7 @@ def choice_of(action: str, code: str, choices: tuple[str, ...], fallback_status:
 
     def check(raw: str) -> str:
         if raw not in choices:
-            raise catalog.api_error(
+            raise vendor.api_error(
                 "ecs",
                 action,
                 code,
