@@ -21,7 +21,7 @@ from ecsram.admin import accounts as admin_accounts
 from ecsram.admin import http as admin_http
 from ecsram.admin.operations import served_operations
 from ecsram.clock import Clock
-from ecsram.config import Settings
+from ecsram.config import Settings, parse_retention
 from ecsram.contract import errors
 from ecsram.contract.errors import ApiError
 from ecsram.contract.operation import Registry
@@ -29,6 +29,7 @@ from ecsram.gateway import render
 from ecsram.gateway.batching import GroupCommitter
 from ecsram.gateway.pipeline import Gateway
 from ecsram.gateway.request import http_request_from_scope
+from ecsram.gateway.trail import Trail
 from ecsram.iam.tokens import TokenAuthority
 from ecsram.imds.http import is_metadata_request, metadata_request, to_response
 from ecsram.imds.service import MetadataService
@@ -234,12 +235,16 @@ class EcsramApp:
             tokens = TokenAuthority(stored_settings.ensure_token_secret(tx))
         if is_in_memory(self.settings.database_url):
             self.probe.in_process = self.database
-        self.gateway = Gateway(self.database, self.registry, self.clock, tokens)
+        trail = None
+        if self.settings.trail:
+            retention_seconds, max_events = parse_retention(self.settings.trail_retention)
+            trail = Trail(self.database, self.clock, retention_seconds=retention_seconds, max_events=max_events)
+        self.gateway = Gateway(self.database, self.registry, self.clock, tokens, trail)
         self.committer = GroupCommitter(self.gateway)
         # Beyond loopback anyone could name an instance, so metadata requests must prove they
         # speak for it with its access secret (see docs/metadata.md).
         self.metadata = MetadataService(
-            self.database, self.clock, tokens, require_secret=not self.settings.loopback_only
+            self.database, self.clock, tokens, require_secret=not self.settings.loopback_only, trail=self.settings.trail
         )
 
     def stop(self) -> None:

@@ -14,6 +14,7 @@ from ecsram.admin.seedfile import SeedError
 from ecsram.config import (
     DEFAULT_HOST,
     DEFAULT_PORT,
+    DEFAULT_TRAIL_RETENTION,
     LOG_FORMATS,
     LOG_LEVELS,
     MAX_CONNECTIONS,
@@ -196,6 +197,22 @@ def _listener_list(ctx: click.Context, param: click.Parameter, values: tuple[str
     type=click.Path(dir_okay=False),
     help="Append the log to this file (default: standard error).",
 )
+@click.option(
+    "--trail/--no-trail",
+    default=True,
+    show_default=True,
+    envvar="ECSRAM_TRAIL",
+    show_envvar=True,
+    help="Record every API call in the audit trail (ActionTrail LookupEvents, ecsram trail).",
+)
+@click.option(
+    "--trail-retention",
+    default=DEFAULT_TRAIL_RETENTION,
+    show_default=True,
+    envvar="ECSRAM_TRAIL_RETENTION",
+    show_envvar=True,
+    help="How much trail to keep: an age (7d, 12h), a number of events (1000000), or both (7d,1000000).",
+)
 def serve(
     host: str,
     port: int,
@@ -213,16 +230,22 @@ def serve(
     log_level: str,
     log_format: str,
     log_file: str,
+    trail: bool,
+    trail_retention: str,
 ) -> None:
     """Run the API server (ECS, RAM, STS on one endpoint) and the instance metadata service."""
     from ecsram.bootstrap import StartupRefused
-    from ecsram.config import parse_metadata_listener
+    from ecsram.config import parse_metadata_listener, parse_retention
     from ecsram.server import serve as run_server
     from ecsram.tls import TlsSetupError
 
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("give both --tls-cert and --tls-key (ECSRAM_TLS_CERT, ECSRAM_TLS_KEY), or neither")
 
+    try:
+        parse_retention(trail_retention)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--trail-retention") from None
     for listener in metadata_listeners:
         try:
             parse_metadata_listener(listener)
@@ -245,6 +268,8 @@ def serve(
         log_level=log_level,
         log_format=log_format,
         log_file=str(Path(log_file).resolve()) if log_file else "",
+        trail=trail,
+        trail_retention=trail_retention,
     )
     try:
         run_server(settings)

@@ -213,3 +213,42 @@ tags = Table(
 )
 # Finding the resources that carry a tag (tag filters of DescribeInstances and ListTagResources).
 Index("ix_tags_key_value", tags.c.account_id, tags.c.resource_type, tags.c.tag_key, tags.c.tag_value)
+
+# The audit trail (ActionTrail LookupEvents, ``ecsram trail``): one row per API call or metadata
+# credential fetch. ``document`` is the event as LookupEvents returns it (JSON); the other columns
+# are what queries filter and order on. ``event_time`` is in milliseconds.
+trail_events = Table(
+    "trail_events",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("account_id", String(16), nullable=False),
+    Column("event_time", BigInteger, nullable=False),
+    Column("event_name", String(128), nullable=False),
+    Column("service_name", String(32), nullable=False),
+    Column("event_rw", String(8), nullable=False),
+    Column("access_key_id", String(128), nullable=False),
+    Column("resource_types", Text, nullable=False),
+    Column("document", Text, nullable=False),
+)
+Index("ix_trail_events_account_time", trail_events.c.account_id, trail_events.c.event_time)
+Index("ix_trail_events_account_name", trail_events.c.account_id, trail_events.c.event_name, trail_events.c.event_time)
+Index("ix_trail_events_account_key", trail_events.c.account_id, trail_events.c.access_key_id, trail_events.c.event_time)
+# Retention prunes by time across accounts.
+Index("ix_trail_events_time", trail_events.c.event_time)
+
+# The resources an event named, one row each (LookupAttribute ResourceName).
+trail_resources = Table(
+    "trail_resources",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("resource_name", String(256), primary_key=True),
+    Column("account_id", String(16), nullable=False),
+    Column("event_time", BigInteger, nullable=False),
+)
+Index(
+    "ix_trail_resources_account_name",
+    trail_resources.c.account_id,
+    trail_resources.c.resource_name,
+    trail_resources.c.event_time,
+)
+Index("ix_trail_resources_time", trail_resources.c.event_time)
