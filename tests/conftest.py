@@ -116,6 +116,10 @@ class Sdk:
         kwargs.setdefault("security_token", self.security_token)
         return clients.tea_sts(self.endpoint, self.key.access_key_id, self.key.secret, **kwargs)
 
+    def tea_actiontrail(self, **kwargs: Any) -> Any:
+        kwargs.setdefault("security_token", self.security_token)
+        return clients.tea_actiontrail(self.endpoint, self.key.access_key_id, self.key.secret, **kwargs)
+
     def raw(self, **kwargs: Any) -> RawClient:
         kwargs.setdefault("security_token", self.security_token)
         return RawClient(self.endpoint, self.key.access_key_id, self.key.secret, **kwargs)
