@@ -479,3 +479,104 @@ def seed(seed_file: str, database_url: str) -> None:
     finally:
         database.close()
     click.echo(f"seeded {describe_url(database.url)} from {seed_file}: {summary}")
+
+
+def _since(text: str, now: float) -> int:
+    """``--since``: a duration back from now (``90s``, ``15m``, ``12h``, ``7d``) or an ISO 8601
+    time (``2026-11-30T10:00:00Z``); milliseconds since the epoch."""
+    from datetime import datetime
+
+    from ecsram.config import parse_duration
+
+    seconds = parse_duration(text)
+    if seconds is not None:
+        return int((now - seconds) * 1000)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is neither a duration (15m, 12h, 7d) nor an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise click.BadParameter(f"{text!r} has no time zone: end it with Z (UTC) or +HH:MM")
+    return int(moment.timestamp() * 1000)
+
+
+def _trail_line(document: dict[str, Any]) -> str:
+    import orjson
+
+    def field(value: Any) -> str:
+        text = str(value) if value not in (None, "") else "-"
+        return text if text.isprintable() and " " not in text and '"' not in text else orjson.dumps(text).decode()
+
+    identity = document.get("userIdentity", {})
+    status = document.get("additionalEventData", {}).get("httpStatus", "-")
+    return " ".join(
+        field(value)
+        for value in (
+            document.get("eventTime"),
+            identity.get("accountId"),
+            identity.get("arn"),
+            document.get("eventName"),
+            status,
+            document.get("errorCode"),
+            document.get("resourceName"),
+            document.get("requestId"),
+        )
+    )
+
+
+@main.command()
+@account_filter
+@click.option(
+    "--action", "action_glob", default="*", metavar="GLOB", help="Only events whose name matches (e.g. Attach*)."
+)
+@click.option(
+    "--since",
+    default="24h",
+    show_default=True,
+    metavar="DURATION|ISO",
+    help="From this long ago (15m, 12h, 7d) or this time.",
+)
+@click.option("--follow", is_flag=True, help="Keep watching the store and print new events as they are recorded.")
+@click.option("--format", "output", type=click.Choice(("text", "json")), default="text", show_default=True)
+@database_option
+def trail(account_id: str | None, action_glob: str, since: str, follow: bool, output: str, database_url: str) -> None:
+    """Print the audit trail, oldest first: every API call and metadata credential fetch.
+
+    Text lines read: time, account, principal, event name, HTTP status, error code (- on success),
+    resources, request ID. JSON lines are the events as ActionTrail's LookupEvents returns them."""
+    from fnmatch import fnmatchcase
+
+    import orjson
+
+    from ecsram.store import trail as stored_trail
+    from ecsram.store.accounts import ACCOUNT_ID
+
+    if account_id is not None and not ACCOUNT_ID.fullmatch(account_id):
+        raise click.BadParameter(f"{account_id!r} is not an account ID (16 digits)", param_hint="--account")
+    cursor = (_since(since, time.time()), "")
+    database = _open_store(database_url)
+    try:
+        while True:
+            with database.transaction(write=False) as tx:
+                if account_id is None:
+                    found = stored_trail.scan(tx, after=cursor)
+                else:
+                    found = stored_trail.scan_account(tx, account_id, after=cursor)
+            for event in found:
+                if fnmatchcase(event.event_name, action_glob):
+                    click.echo(event.document if output == "json" else _trail_line(orjson.loads(event.document)))
+            if found:
+                cursor = (found[-1].event_time, found[-1].event_id)
+                continue
+            if not follow:
+                break
+            time.sleep(FOLLOW_INTERVAL_SECONDS)
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        pass
+    finally:
+        database.close()
+
+
+FOLLOW_INTERVAL_SECONDS = 0.5
