@@ -80,6 +80,8 @@ def event_rw(action: str) -> str:
 
 def _clean(text: str, limit: int = MAX_NAME_CHARS) -> str:
     # NUL cannot be stored in a PostgreSQL text column; lone surrogates cannot be encoded.
+    if len(text) <= limit and text.isascii() and "\x00" not in text:
+        return text
     return text[:limit].replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
@@ -115,14 +117,15 @@ def _names(key: str, value: str) -> list[str]:
 
 
 def resources(params: dict[str, str]) -> list[tuple[str, str]]:
+    """The (type, name) of each resource the parameters name."""
     found: list[tuple[str, str]] = []
-    for key, value in params.items():
-        kind = RESOURCE_PARAMETERS.get(key.partition(".")[0])
-        if kind is None or not value:
-            continue
-        for name in _names(key.partition(".")[0], value):
+    keys = [key for key in params if "." in key and key.partition(".")[0] in RESOURCE_PARAMETERS]
+    for key in (*(params.keys() & RESOURCE_PARAMETERS.keys()), *keys):
+        value = params[key]
+        base = key.partition(".")[0]
+        for name in _names(base, value) if value else ():
             if name and len(found) < MAX_RESOURCES:
-                found.append((kind, _clean(name)))
+                found.append((RESOURCE_PARAMETERS[base], _clean(name)))
     return found
 
 
@@ -130,15 +133,16 @@ def request_parameters(params: dict[str, str]) -> dict[str, Any]:
     """The call's parameters as recorded: secrets left out, long policy documents omitted."""
     kept: dict[str, Any] = {}
     for key, value in params.items():
+        if key in OMITTED or ("." in key and key.partition(".")[0] in OMITTED):
+            continue
         if len(kept) >= MAX_PARAMETERS:
             break
-        if key in OMITTED or key.partition(".")[0] in OMITTED:
-            continue
-        name = _clean(key, 128)
-        if key in POLICY_PARAMETERS and len(value.encode("utf-8", "replace")) > MAX_DOCUMENT_BYTES:
-            kept[name] = f"(omitted: {len(value.encode('utf-8', 'replace'))} bytes)"
-        else:
-            kept[name] = _clean(value, MAX_VALUE_CHARS)
+        if key in POLICY_PARAMETERS and len(value) > MAX_DOCUMENT_BYTES // 4:
+            size = len(value.encode("utf-8", "replace"))
+            if size > MAX_DOCUMENT_BYTES:
+                kept[_clean(key, 128)] = f"(omitted: {size} bytes)"
+                continue
+        kept[_clean(key, 128)] = _clean(value, MAX_VALUE_CHARS)
     return kept
 
 

@@ -216,11 +216,13 @@ Index("ix_tags_key_value", tags.c.account_id, tags.c.resource_type, tags.c.tag_k
 
 # The audit trail (ActionTrail LookupEvents, ``ecsram trail``): one row per API call or metadata
 # credential fetch. ``document`` is the event as LookupEvents returns it (JSON); the other columns
-# are what queries filter and order on. ``event_time`` is in milliseconds.
+# are what queries filter and order on. ``event_time`` is in milliseconds. No primary key: an
+# event is found by (account, time, ID) through the first index (request IDs are unique), which
+# saves an index on every write.
 trail_events = Table(
     "trail_events",
     metadata,
-    Column("event_id", String(64), primary_key=True),
+    Column("event_id", String(64), nullable=False),
     Column("account_id", String(16), nullable=False),
     Column("event_time", BigInteger, nullable=False),
     Column("event_name", String(128), nullable=False),
@@ -240,8 +242,8 @@ Index("ix_trail_events_time", trail_events.c.event_time)
 trail_resources = Table(
     "trail_resources",
     metadata,
-    Column("event_id", String(64), primary_key=True),
-    Column("resource_name", String(256), primary_key=True),
+    Column("event_id", String(64), nullable=False),
+    Column("resource_name", String(256), nullable=False),
     Column("account_id", String(16), nullable=False),
     Column("event_time", BigInteger, nullable=False),
 )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, bindparam, delete, desc, or_, select
+from sqlalchemy import and_, bindparam, delete, desc, or_, select, tuple_
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.elements import BindParameter
 
@@ -216,13 +216,13 @@ def _lookup_statement(keys: tuple[str, ...], forward: bool, after: bool) -> Stat
             conditions.append(e.resource_types.like(bindparam(name)))
         else:  # ResourceName
             r = trail_resources.c
-            named = select(r.event_id).where(
+            named = select(r.event_time, r.event_id).where(
                 r.account_id == bindparam("account_id"),
                 r.resource_name == bindparam(name),
                 r.event_time >= bindparam("start"),
                 r.event_time <= bindparam("end"),
             )
-            conditions.append(e.event_id.in_(named.scalar_subquery()))
+            conditions.append(tuple_(e.event_time, e.event_id).in_(named))
     if after:
         t: BindParameter[Any] = bindparam("after_time")
         i: BindParameter[Any] = bindparam("after_id")
@@ -302,17 +302,26 @@ def scan_account(tx: Tx, account_id: str, *, after: tuple[int, str], limit: int 
 
 # --- retention --------------------------------------------------------------------------------
 
+# A batch: the events older than the cutoff up to the time of the batch-th oldest of them.
 _PRUNE_EVENTS = Statement(
     "trail_prune_events",
     delete(trail_events).where(
-        trail_events.c.event_id.in_(
-            select(trail_events.c.event_id)
-            .where(trail_events.c.event_time < bindparam("cutoff"))
-            .order_by(trail_events.c.event_time)
-            .limit(bindparam("batch"))
-            .scalar_subquery()
-        )
+        trail_events.c.event_time
+        <= select(trail_events.c.event_time)
+        .where(trail_events.c.event_time < bindparam("cutoff"))
+        .order_by(trail_events.c.event_time)
+        .offset(bindparam("batch") - 1)
+        .limit(1)
+        .scalar_subquery(),
+        trail_events.c.event_time < bindparam("cutoff"),
     ),
+)
+_OLDEST_BEFORE = Statement(
+    "trail_oldest_before",
+    select(trail_events.c.event_time).where(trail_events.c.event_time < bindparam("cutoff")).limit(1),
+)
+_PRUNE_BEFORE = Statement(
+    "trail_prune_before", delete(trail_events).where(trail_events.c.event_time < bindparam("cutoff"))
 )
 _PRUNE_RESOURCES = Statement(
     "trail_prune_resources",
@@ -340,6 +349,8 @@ def prune(tx: Tx, *, older_than: int | None, max_events: int | None, batch: int 
     if cutoff is None:
         return 0
     deleted = tx.run(_PRUNE_EVENTS, {"cutoff": cutoff, "batch": batch})
+    if not deleted and tx.scalar(_OLDEST_BEFORE, {"cutoff": cutoff}) is not None:
+        deleted = tx.run(_PRUNE_BEFORE, {"cutoff": cutoff})  # fewer than a batch left to prune
     if deleted:
         if tx.scalar(_ANY_EVENT) is None:
             tx.run(_PRUNE_ALL_RESOURCES)

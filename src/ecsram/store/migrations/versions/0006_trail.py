@@ -18,7 +18,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "trail_events",
-        sa.Column("event_id", sa.String(64), primary_key=True),
+        sa.Column("event_id", sa.String(64), nullable=False),
         sa.Column("account_id", sa.String(16), nullable=False),
         sa.Column("event_time", sa.BigInteger, nullable=False),
         sa.Column("event_name", sa.String(128), nullable=False),
@@ -34,8 +34,8 @@ def upgrade() -> None:
     op.create_index("ix_trail_events_time", "trail_events", ["event_time"])
     op.create_table(
         "trail_resources",
-        sa.Column("event_id", sa.String(64), primary_key=True),
-        sa.Column("resource_name", sa.String(256), primary_key=True),
+        sa.Column("event_id", sa.String(64), nullable=False),
+        sa.Column("resource_name", sa.String(256), nullable=False),
         sa.Column("account_id", sa.String(16), nullable=False),
         sa.Column("event_time", sa.BigInteger, nullable=False),
     )
