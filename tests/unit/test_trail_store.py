@@ -121,7 +121,7 @@ PLAN_SAMPLE: dict[str, Any] = {
         ((), "ix_trail_events_account_time"),
         (("EventName",), "ix_trail_events_account_name"),
         (("EventAccessKeyId",), "ix_trail_events_account_key"),
-        (("ResourceName",), "ix_trail_resources_account_name"),
+        (("ResourceName",), "trail_resources USING PRIMARY KEY (account_id=? AND resource_name=?"),
         (("EventRW",), "ix_trail_events_account_time"),
     ],
 )

@@ -238,19 +238,15 @@ Index("ix_trail_events_account_key", trail_events.c.account_id, trail_events.c.a
 # Retention prunes by time across accounts.
 Index("ix_trail_events_time", trail_events.c.event_time)
 
-# The resources an event named, one row each (LookupAttribute ResourceName).
+# The resources an event named, one row each (LookupAttribute ResourceName). The key is the
+# lookup's order, and on SQLite the table is that one B-tree (WITHOUT ROWID).
 trail_resources = Table(
     "trail_resources",
     metadata,
-    Column("event_id", String(64), nullable=False),
-    Column("resource_name", String(256), nullable=False),
-    Column("account_id", String(16), nullable=False),
-    Column("event_time", BigInteger, nullable=False),
-)
-Index(
-    "ix_trail_resources_account_name",
-    trail_resources.c.account_id,
-    trail_resources.c.resource_name,
-    trail_resources.c.event_time,
+    Column("account_id", String(16), primary_key=True),
+    Column("resource_name", String(256), primary_key=True),
+    Column("event_time", BigInteger, primary_key=True),
+    Column("event_id", String(64), primary_key=True),
+    sqlite_with_rowid=False,
 )
 Index("ix_trail_resources_time", trail_resources.c.event_time)

@@ -34,18 +34,17 @@ def upgrade() -> None:
     op.create_index("ix_trail_events_time", "trail_events", ["event_time"])
     op.create_table(
         "trail_resources",
-        sa.Column("event_id", sa.String(64), nullable=False),
-        sa.Column("resource_name", sa.String(256), nullable=False),
-        sa.Column("account_id", sa.String(16), nullable=False),
-        sa.Column("event_time", sa.BigInteger, nullable=False),
+        sa.Column("account_id", sa.String(16), primary_key=True),
+        sa.Column("resource_name", sa.String(256), primary_key=True),
+        sa.Column("event_time", sa.BigInteger, primary_key=True),
+        sa.Column("event_id", sa.String(64), primary_key=True),
+        sqlite_with_rowid=False,
     )
-    op.create_index("ix_trail_resources_account_name", "trail_resources", ["account_id", "resource_name", "event_time"])
     op.create_index("ix_trail_resources_time", "trail_resources", ["event_time"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_trail_resources_time", table_name="trail_resources")
-    op.drop_index("ix_trail_resources_account_name", table_name="trail_resources")
     op.drop_table("trail_resources")
     op.drop_index("ix_trail_events_time", table_name="trail_events")
     op.drop_index("ix_trail_events_account_key", table_name="trail_events")
