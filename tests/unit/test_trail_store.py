@@ -120,7 +120,7 @@ PLAN_SAMPLE: dict[str, Any] = {
     [
         ((), "ix_trail_events_account_time"),
         (("EventName",), "ix_trail_events_account_name"),
-        (("EventAccessKeyId",), "ix_trail_events_account_key"),
+        (("EventAccessKeyId",), "ix_trail_events_account_time"),
         (("ResourceName",), "trail_resources USING PRIMARY KEY (account_id=? AND resource_name=?"),
         (("EventRW",), "ix_trail_events_account_time"),
     ],

@@ -218,13 +218,17 @@ class Trail:
                 log.exception("request %s: its trail event could not be built", call.request_id)
         if not events:
             return
-        savepoint = tx.savepoint()
+        # On PostgreSQL a failed statement aborts the transaction: a savepoint keeps the calls'
+        # work if the events cannot be written. SQLite undoes just the failed statement.
+        savepoint = tx.savepoint() if tx.dialect_name != "sqlite" else None
         try:
             trail.record(tx, events)
         except self.database.driver_errors:
             log.exception("the trail events of %d calls could not be written", len(events))
-            savepoint.rollback()
-        savepoint.release()
+            if savepoint is not None:
+                savepoint.rollback()
+        if savepoint is not None:
+            savepoint.release()
 
     def record_apart(self, calls: Sequence[Call], outcomes: Sequence[dict[str, Any] | ApiError]) -> None:
         """Record calls that never reached a committed transaction, in a small one of their own.

@@ -234,7 +234,6 @@ trail_events = Table(
 )
 Index("ix_trail_events_account_time", trail_events.c.account_id, trail_events.c.event_time)
 Index("ix_trail_events_account_name", trail_events.c.account_id, trail_events.c.event_name, trail_events.c.event_time)
-Index("ix_trail_events_account_key", trail_events.c.account_id, trail_events.c.access_key_id, trail_events.c.event_time)
 # Retention prunes by time across accounts.
 Index("ix_trail_events_time", trail_events.c.event_time)
 

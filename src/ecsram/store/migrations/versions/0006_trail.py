@@ -30,7 +30,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_trail_events_account_time", "trail_events", ["account_id", "event_time"])
     op.create_index("ix_trail_events_account_name", "trail_events", ["account_id", "event_name", "event_time"])
-    op.create_index("ix_trail_events_account_key", "trail_events", ["account_id", "access_key_id", "event_time"])
     op.create_index("ix_trail_events_time", "trail_events", ["event_time"])
     op.create_table(
         "trail_resources",
@@ -47,7 +46,6 @@ def downgrade() -> None:
     op.drop_index("ix_trail_resources_time", table_name="trail_resources")
     op.drop_table("trail_resources")
     op.drop_index("ix_trail_events_time", table_name="trail_events")
-    op.drop_index("ix_trail_events_account_key", table_name="trail_events")
     op.drop_index("ix_trail_events_account_name", table_name="trail_events")
     op.drop_index("ix_trail_events_account_time", table_name="trail_events")
     op.drop_table("trail_events")
