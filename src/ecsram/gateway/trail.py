@@ -22,7 +22,7 @@ from ecsram.contract.errors import ApiError
 from ecsram.gateway import credentials, signing
 from ecsram.iam.principal import Principal, PrincipalKind
 from ecsram.store import trail
-from ecsram.store.database import Database
+from ecsram.store.database import Database, DatabaseUnavailable
 from ecsram.store.sql import Tx
 
 log = logging.getLogger("ecsram.trail")
@@ -119,14 +119,17 @@ def _names(key: str, value: str) -> list[str]:
 def resources(params: dict[str, str]) -> list[tuple[str, str]]:
     """The (type, name) of each resource the parameters name."""
     found: list[tuple[str, str]] = []
-    keys = [key for key in params if "." in key and key.partition(".")[0] in RESOURCE_PARAMETERS]
-    for key in (*(params.keys() & RESOURCE_PARAMETERS.keys()), *keys):
-        value = params[key]
-        base = key.partition(".")[0]
-        for name in _names(base, value) if value else ():
-            if name and len(found) < MAX_RESOURCES:
-                found.append((RESOURCE_PARAMETERS[base], _clean(name)))
-    return found
+    for base, kind in RESOURCE_PARAMETERS.items():
+        value = params.get(base)
+        if value:
+            found.extend((kind, _clean(name)) for name in _names(base, value) if name)
+    if "ResourceId.1" in params:  # the tag operations: ResourceId.N
+        found.extend(
+            (RESOURCE_PARAMETERS["ResourceId"], _clean(value))
+            for key, value in params.items()
+            if key.startswith("ResourceId.") and value
+        )
+    return found[:MAX_RESOURCES]
 
 
 def request_parameters(params: dict[str, str]) -> dict[str, Any]:
@@ -202,6 +205,8 @@ class Trail:
                 now = self.clock.now(tx)
                 older_than = None if self.retention_seconds is None else int((now - self.retention_seconds) * 1000)
                 trail.prune(tx, older_than=older_than, max_events=self.max_events)
+        except DatabaseUnavailable as exc:
+            log.warning("trail pruning skipped: %s", exc)
         except Exception:
             log.exception("trail pruning skipped")
 
@@ -245,6 +250,8 @@ class Trail:
                     if principal is not None:
                         events.append(build(call, principal, outcome, int(now * 1000)))
                 trail.record(tx, events)
+        except DatabaseUnavailable as exc:  # the calls were answered 503 already; nothing to add
+            log.warning("the trail events of %d calls could not be written: %s", len(pending), exc)
         except Exception:
             log.exception("the trail events of %d refused calls could not be written", len(pending))
 

@@ -126,6 +126,8 @@ class MetadataService:
                     event_type="MetadataServiceCall",
                 )
                 trail.record(tx, [event])
+        except DatabaseUnavailable as exc:
+            log.warning("the credential fetch of %s could not be recorded: %s", instance.instance_id, exc)
         except Exception:
             log.exception("the credential fetch of %s could not be recorded", instance.instance_id)
 
