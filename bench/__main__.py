@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
             "store": bench.store_group,
             "profile": bench.profile_group,
             "log": bench.log_group,
+            "trail": bench.trail_group,
         }
         for group, step in steps.items():
             if group in options.groups:

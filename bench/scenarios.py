@@ -46,7 +46,7 @@ from bench.workloads import (
 ROLE = "BenchEcsRole"
 MOTO_PROFILE = "bench-profile"
 BOUND = 100  # instances bound to the role for the Describe and metadata scenarios
-GROUPS = ("generators", "api", "moto", "imds", "batch", "store", "profile", "log")
+GROUPS = ("generators", "api", "moto", "imds", "batch", "store", "profile", "log", "trail")
 
 
 @dataclass
@@ -351,6 +351,37 @@ class Bench:
             "clean": off.clean and on.clean,
         }
         self.log(f"  request log on vs off: {self.facts['request_log']}")
+
+    def trail_group(self) -> None:
+        """attach+detach with the audit trail off (``--no-trail``) and on (the default), 1 worker,
+        interleaved round by round: what one trail event per call costs."""
+        self.log("== trail: attach+detach with the audit trail off and on")
+        first = len(self.measurements)
+        variants = {"trail_off": ("--no-trail",), "trail_on": ("--trail",)}
+        with contextlib.ExitStack() as stack:
+            for name, extra in variants.items():
+                server = self.ecsram(stack, self.database_url(name), 1, extra)
+                setup = self.setup_ecsram(server, self.options.instances)
+                if setup.missing:
+                    self.pend(f"{name}_attach_detach", "; ".join(f"{k}: {v}" for k, v in setup.missing.items()))
+                    return
+                self.cell(f"{name}_attach_detach", "ecsram", 1, server.port, self.cycles(server.port, setup.cycle_ids))
+            self.runner().measure(self.measurements[first:])
+            off, on = self.measurements[first:]
+        # Round by round (the two cells ran back to back in each round): the median of those ratios.
+        rounds = sorted(b.rps / a.rps for a, b in zip(off.runs, on.runs, strict=False) if a.rps and b.rps)
+        self.facts["trail"] = {
+            "off_rps": off.rps,
+            "on_rps": on.rps,
+            "on_vs_off_median_of_rounds": round(rounds[len(rounds) // 2], 3) if rounds else None,
+            "per_round_on_vs_off": [round(r, 3) for r in rounds],
+            "off_p50_ms": off.p50,
+            "on_p50_ms": on.p50,
+            "off_p99_ms": off.p99,
+            "on_p99_ms": on.p99,
+            "clean": off.clean and on.clean,
+        }
+        self.log(f"  trail on vs off: {self.facts['trail']}")
 
     def batch_group(self) -> None:
         """One AttachInstanceRamRole of 100 unbound instances vs single-instance ones (attach only)."""

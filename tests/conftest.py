@@ -52,7 +52,8 @@ def database_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Calla
 @pytest.fixture(scope="session")
 def server(database_factory: Callable[[], str]) -> Iterator[ServerProcess]:
     """One server for the session; tests isolate themselves with their own accounts."""
-    process = ServerProcess(database_factory(), workers=2)
+    # The audit trail is on here (it is opt-in): every test then also proves it never breaks a call.
+    process = ServerProcess(database_factory(), workers=2, extra_args=("--trail",))
     process.start()
     yield process
     process.stop()
@@ -115,6 +116,10 @@ class Sdk:
     def tea_sts(self, **kwargs: Any) -> Any:
         kwargs.setdefault("security_token", self.security_token)
         return clients.tea_sts(self.endpoint, self.key.access_key_id, self.key.secret, **kwargs)
+
+    def tea_actiontrail(self, **kwargs: Any) -> Any:
+        kwargs.setdefault("security_token", self.security_token)
+        return clients.tea_actiontrail(self.endpoint, self.key.access_key_id, self.key.secret, **kwargs)
 
     def raw(self, **kwargs: Any) -> RawClient:
         kwargs.setdefault("security_token", self.security_token)

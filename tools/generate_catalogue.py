@@ -22,6 +22,7 @@ SOURCES = {
     "ecs": "ecs_2014-05-26.json",
     "ram": "ram_2015-05-01.json",
     "sts": "sts_2015-04-01.json",
+    "actiontrail": "actiontrail_2020-07-06.json",
 }
 _KEPT_SCHEMA_KEYS = ("type", "format", "minimum", "maximum", "minLength", "maxLength", "enum", "maxItems")
 

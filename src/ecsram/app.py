@@ -22,7 +22,7 @@ from ecsram.admin import faults as admin_faults
 from ecsram.admin import http as admin_http
 from ecsram.admin.operations import served_operations
 from ecsram.clock import Clock
-from ecsram.config import Settings
+from ecsram.config import Settings, parse_retention
 from ecsram.contract import errors
 from ecsram.contract.call import Call, HttpRequest
 from ecsram.contract.errors import ApiError
@@ -32,6 +32,7 @@ from ecsram.gateway import render
 from ecsram.gateway.batching import GroupCommitter
 from ecsram.gateway.pipeline import Gateway, read
 from ecsram.gateway.request import http_request_from_scope
+from ecsram.gateway.trail import Trail
 from ecsram.iam.tokens import TokenAuthority
 from ecsram.imds.http import is_metadata_request, metadata_request, to_response
 from ecsram.imds.service import MetadataService
@@ -241,12 +242,16 @@ class EcsramApp:
         if is_in_memory(self.settings.database_url):
             self.probe.in_process = self.database
         self.faults = FaultInjector(self.database, self.settings.throttle_rate())
-        self.gateway = Gateway(self.database, self.registry, self.clock, tokens, self.faults)
+        trail = None
+        if self.settings.trail:
+            retention_seconds, max_events = parse_retention(self.settings.trail_retention)
+            trail = Trail(self.database, self.clock, retention_seconds=retention_seconds, max_events=max_events)
+        self.gateway = Gateway(self.database, self.registry, self.clock, tokens, faults=self.faults, trail=trail)
         self.committer = GroupCommitter(self.gateway)
         # Beyond loopback anyone could name an instance, so metadata requests must prove they
         # speak for it with its access secret (see docs/metadata.md).
         self.metadata = MetadataService(
-            self.database, self.clock, tokens, require_secret=not self.settings.loopback_only
+            self.database, self.clock, tokens, require_secret=not self.settings.loopback_only, trail=self.settings.trail
         )
 
     def stop(self) -> None:

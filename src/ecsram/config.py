@@ -30,6 +30,7 @@ DEFAULT_ROOT_ACCESS_KEY_SECRET = "EcsramDefaultRootSecretNotSafe"
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
+DEFAULT_TRAIL_RETENTION = "7d,1000000"
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_HEADER_BYTES = 64 * 1024
@@ -98,8 +99,12 @@ class Settings:
     log_file: str = ""
     # Emulated throttling per AccessKey and action, e.g. "10/s" (docs/faults.md); "" is off.
     throttle: str = ""
+    # The audit trail (docs/trail.md): on or off, and how much of it is kept.
+    trail: bool = False
+    trail_retention: str = DEFAULT_TRAIL_RETENTION
 
     def __post_init__(self) -> None:
+        parse_retention(self.trail_retention)
         object.__setattr__(self, "database_url", normalise_url(self.database_url or default_database_url()))
         if self.log_level not in LOG_LEVELS:
             raise ValueError(f"log level {self.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
@@ -148,6 +153,8 @@ class Settings:
         "log_format": "ECSRAM_LOG_FORMAT",
         "log_file": "ECSRAM_LOG_FILE",
         "throttle": "ECSRAM_THROTTLE",
+        "trail": "ECSRAM_TRAIL",
+        "trail_retention": "ECSRAM_TRAIL_RETENTION",
     }
 
     @classmethod
@@ -212,3 +219,34 @@ def parse_seconds(text: str, name: str) -> float:
     if not _SECONDS.fullmatch(text) or float(text) <= 0:
         raise ValueError(f"{name}={text!r} is not a positive number of seconds")
     return float(text)
+
+
+_DURATION = re.compile(r"([0-9]{1,9})([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int | None:
+    """``90s``, ``15m``, ``12h``, ``7d`` -> seconds; None if it is not such a duration."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        return None
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def parse_retention(text: str) -> tuple[int | None, int | None]:
+    """The trail retention: an age (``7d``), a number of events (``1000000``), or both
+    (``7d,1000000``): (seconds or None, count or None). ValueError if malformed."""
+    seconds: int | None = None
+    count: int | None = None
+    for item in (part.strip() for part in text.split(",")):
+        duration = parse_duration(item)
+        number = ascii_int(item)
+        if duration is not None and duration > 0 and seconds is None:
+            seconds = duration
+        elif number is not None and number > 0 and count is None:
+            count = number
+        else:
+            raise ValueError(
+                f"trail retention {text!r} is not an age (e.g. 7d, 12h), a number of events, or both (7d,1000000)"
+            )
+    return seconds, count

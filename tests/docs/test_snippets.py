@@ -157,6 +157,8 @@ RUNNABLE = [
 
 # Pages whose programs talk HTTPS to `ecsram serve --tls` with the CA trusted as they describe.
 TLS_PAGES = {"docs/tools.md"}
+# Pages about an opt-in feature: their server runs with it, as the page tells the reader to.
+SERVE_OPTIONS = {"docs/trail.md": ("--trail",)}
 
 
 @pytest.mark.parametrize("page", RUNNABLE)
@@ -166,7 +168,8 @@ def test_page_programs_run(page: Path, tmp_path: Path) -> None:
         pytest.fail("the Node SDKs are not installed: run `npm ci --prefix tests/node`")
     tls = _page_id(page) in TLS_PAGES
     tls_dir = tmp_path / "tls"
-    with ServerProcess(sqlite_url(tmp_path), tls=tls, tls_dir=tls_dir if tls else None) as server:
+    options = SERVE_OPTIONS.get(_page_id(page), ())
+    with ServerProcess(sqlite_url(tmp_path), tls=tls, tls_dir=tls_dir if tls else None, extra_args=options) as server:
         extra: dict[str, str] = {}
         if tls:
             ca = str(server.ca_path)

@@ -59,13 +59,16 @@ class Call:
     nonce: tuple[str, str] | None = None
     # The caller's identity policies, loaded on first use by authorization (users, role sessions).
     identity_policies: list[Policy] | None = None
+    # Who the AccessKey (and STS token) names, before the signature is verified: the audit trail
+    # records a refused signature under that account.
+    claimed: Principal | None = None
     _store: Tx | None = None
     _caller: Principal | None = None
 
     def begin(self, store: Tx, now: float) -> None:
         """Enter a (new) transaction: whatever a previous attempt learnt is forgotten."""
         self._store, self.now = store, now
-        self.nonce, self._caller, self.identity_policies = None, None, None
+        self.nonce, self._caller, self.identity_policies, self.claimed = None, None, None, None
 
     def authenticated(self, principal: Principal) -> None:
         self._caller = principal

@@ -127,6 +127,7 @@ def authenticate(call: Call, *, wall_now: float) -> Principal:
     secret, principal = credentials.resolve(
         call.store, call.tokens, claim.access_key_id, claim.security_token, call.now
     )
+    call.claimed = principal
 
     if authorization is not None:
         string_to_sign = _v3_string_to_sign(call, authorization)

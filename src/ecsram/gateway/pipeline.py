@@ -33,6 +33,7 @@ from ecsram.faults.injector import FaultInjector
 from ecsram.gateway import render
 from ecsram.gateway.authn import authenticate
 from ecsram.gateway.request import parse_parameters
+from ecsram.gateway.trail import Trail
 from ecsram.iam.tokens import TokenAuthority
 from ecsram.responses import Response
 from ecsram.store import nonces
@@ -82,12 +83,14 @@ class Gateway:
         clock: Clock,
         tokens: TokenAuthority,
         faults: FaultInjector | None = None,
+        trail: Trail | None = None,
     ) -> None:
         self.database = database
         self.faults = faults
         self.registry = registry
         self.clock = clock
         self.tokens = tokens
+        self.trail = trail  # the audit trail step (gateway/trail.py); None when it is off
         self._next_prune = 0.0
 
     def handle_many(self, requests: Sequence[HttpRequest]) -> list[Response]:
@@ -100,6 +103,7 @@ class Gateway:
         calls = [Call(request_id=render.new_request_id(), http=http, tokens=self.tokens) for http in requests]
         outcomes: list[dict[str, Any] | ApiError] = [errors.internal_error()] * len(calls)
         ready: list[int] = []
+        committed: frozenset[int] = frozenset()
         for index, call in enumerate(calls):
             try:
                 read(call)
@@ -112,6 +116,7 @@ class Gateway:
         if ready:
             try:
                 results = self._transaction([calls[index] for index in ready])
+                committed = frozenset(ready)
             except DatabaseUnavailable as exc:
                 log.warning("database unavailable: %s", exc)
                 results = [errors.service_unavailable()] * len(ready)
@@ -120,6 +125,9 @@ class Gateway:
                 results = [errors.internal_error()] * len(ready)
             for index, result in zip(ready, results, strict=True):
                 outcomes[index] = result
+        if self.trail is not None and len(committed) < len(calls):
+            apart = [index for index in range(len(calls)) if index not in committed]
+            self.trail.record_apart([calls[i] for i in apart], [outcomes[i] for i in apart])
         responses = [self._render(call, outcome) for call, outcome in zip(calls, outcomes, strict=True)]
         for call, response in zip(calls, responses, strict=True):
             response.call = call  # for the request log
@@ -140,7 +148,10 @@ class Gateway:
             try:
                 with self.database.transaction() as tx:
                     now, wall = self.clock.now(tx), self.clock.wall()
-                    return [self._run(call, tx, now, wall) for call in calls]
+                    results = [self._run(call, tx, now, wall) for call in calls]
+                    if self.trail is not None:
+                        self.trail.record(tx, calls, results)
+                    return results
             except TransientConflict:
                 if attempt == TRANSACTION_ATTEMPTS:
                     raise
@@ -188,3 +199,5 @@ class Gateway:
                 nonces.prune(tx, wall)
         except DatabaseUnavailable as exc:
             log.warning("nonce pruning skipped: %s", exc)
+        if self.trail is not None:
+            self.trail.housekeeping(wall)

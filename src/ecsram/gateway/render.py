@@ -14,7 +14,12 @@ from ecsram.contract.errors import ApiError
 from ecsram.responses import JSON_CONTENT_TYPE, XML_CONTENT_TYPE, Response
 
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_HOSTS = {"ecs": "ecs.aliyuncs.com", "ram": "ram.aliyuncs.com", "sts": "sts.aliyuncs.com"}
+_HOSTS = {
+    "ecs": "ecs.aliyuncs.com",
+    "ram": "ram.aliyuncs.com",
+    "sts": "sts.aliyuncs.com",
+    "actiontrail": "actiontrail.aliyuncs.com",
+}
 
 
 class _RequestIds:

@@ -12,7 +12,9 @@ already issued keep working until they expire, as STS credentials do.
 
 from __future__ import annotations
 
+import logging
 import re
+import uuid
 from dataclasses import dataclass
 
 import orjson
@@ -22,7 +24,7 @@ from ecsram.config import ascii_int
 from ecsram.iam.tokens import TokenAuthority, TokenError
 from ecsram.iam.trust import trusts_ecs
 from ecsram.services.ecs.instance_model import decoded_user_data, gateway, netmask
-from ecsram.store import instances, roles
+from ecsram.store import instances, roles, trail
 from ecsram.store.database import Database, DatabaseUnavailable
 from ecsram.store.instances import Instance
 from ecsram.store.named import name_key
@@ -35,6 +37,10 @@ MAX_TOKEN_TTL = 21600
 REFRESH_WINDOW_SECONDS = 3600
 CREDENTIALS_LIFETIME_SECONDS = 6 * 3600
 _RUNNING = "Running"
+# The audit trail's name for a credential fetch through the metadata service (docs/trail.md).
+CREDENTIALS_EVENT = "GetInstanceRamRoleCredentials"
+
+log = logging.getLogger("ecsram.imds")
 
 
 # ``/latest/`` and dated versions such as ``/2016-01-01/`` serve the same items.
@@ -151,6 +157,8 @@ class MetadataResponse:
     body: bytes
     json: bool = False
     proxy_challenge: bool = False
+    # A credential fetch, for the audit trail: (instance, role) and the credentials' AccessKeyId.
+    fetched: tuple[Instance, str, str] | None = None
 
 
 def _text(status: int, message: str, *, proxy_challenge: bool = False) -> MetadataResponse:
@@ -158,11 +166,14 @@ def _text(status: int, message: str, *, proxy_challenge: bool = False) -> Metada
 
 
 class MetadataService:
-    def __init__(self, database: Database, clock: Clock, tokens: TokenAuthority, *, require_secret: bool) -> None:
+    def __init__(
+        self, database: Database, clock: Clock, tokens: TokenAuthority, *, require_secret: bool, trail: bool = False
+    ) -> None:
         self.database = database
         self.clock = clock
         self.tokens = tokens
         self.require_secret = require_secret
+        self.trail = trail
 
     def handle(self, request: MetadataRequest) -> MetadataResponse:
         if request.instance_id is None:
@@ -174,9 +185,50 @@ class MetadataService:
             return _text(403, "This metadata service needs the instance's access secret as the proxy password.")
         try:
             with self.database.transaction(write=False) as tx:
-                return self._answer(tx, request)
+                response = self._answer(tx, request)
         except DatabaseUnavailable:
             return _text(503, "The metadata service cannot reach its database; try again.")
+        if response.fetched is not None and self.trail:
+            self._record_fetch(request, *response.fetched)
+        return response
+
+    def _record_fetch(self, request: MetadataRequest, instance: Instance, role_id: str, access_key_id: str) -> None:
+        """Record a credential fetch in the audit trail (never fails the fetch)."""
+        try:
+            with self.database.transaction() as tx:
+                now = self.clock.now(tx)
+                role_name = instance.ram_role_name or ""
+                event = trail.build_event(
+                    event_id=str(uuid.uuid4()).upper(),
+                    event_time=int(now * 1000),
+                    event_name=CREDENTIALS_EVENT,
+                    service_name="Ecs",
+                    event_source="100.100.100.200",
+                    event_rw="Read",
+                    identity=trail.Identity(
+                        type="assumed-role",
+                        account_id=instance.account_id,
+                        principal_id=f"{role_id}:{instance.instance_id}",
+                        access_key_id=access_key_id,
+                        user_name=f"{role_name}:{instance.instance_id}",
+                        arn=f"acs:ram::{instance.account_id}:assumed-role/{role_name}/{instance.instance_id}",
+                    ),
+                    source_ip="100.100.100.200",
+                    user_agent=request.headers.get("user-agent", "")[:512].replace("\x00", ""),
+                    region=instance.region_id,
+                    is_global=False,
+                    resources=(("ACS::ECS::Instance", instance.instance_id), ("ACS::RAM::Role", role_name)),
+                    request_parameters=None,
+                    status=200,
+                    error_code=None,
+                    error_message=None,
+                    event_type="MetadataServiceCall",
+                )
+                trail.record(tx, [event])
+        except DatabaseUnavailable as exc:
+            log.warning("the credential fetch of %s could not be recorded: %s", instance.instance_id, exc)
+        except Exception:
+            log.exception("the credential fetch of %s could not be recorded", instance.instance_id)
 
     def _answer(self, tx: Tx, request: MetadataRequest) -> MetadataResponse:
         assert request.instance_id is not None
@@ -269,4 +321,6 @@ class MetadataService:
             "LastUpdated": iso(window),
             "Code": "Success",
         }
-        return MetadataResponse(200, orjson.dumps(document), json=True)
+        return MetadataResponse(
+            200, orjson.dumps(document), json=True, fetched=(instance, role.role_id, credentials.access_key_id)
+        )

@@ -7,7 +7,7 @@ from ecsram.contract.operation import Operation
 
 def all_operations() -> list[Operation]:
     # Imported when asked, so that importing one service (or the contract) does not load them all.
-    from ecsram.services import ecsram, sts
+    from ecsram.services import actiontrail, ecsram, sts
     from ecsram.services.ecs import devices, instances, maintenance, ram_roles, regions
     from ecsram.services.ecs import tags as ecs_tags
     from ecsram.services.ram import attachments, groups, policies, roles, users
@@ -28,4 +28,5 @@ def all_operations() -> list[Operation]:
         *ram_tags.OPERATIONS,
         *sts.OPERATIONS,
         *ecsram.OPERATIONS,
+        *actiontrail.OPERATIONS,
     ]

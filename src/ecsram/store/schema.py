@@ -288,3 +288,38 @@ throttle_buckets = Table(
     Column("tokens", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+# The audit trail (ActionTrail LookupEvents, ``ecsram trail``): one row per API call or metadata
+# credential fetch. ``document`` is the event as LookupEvents returns it (JSON); the other columns
+# are what queries filter and order on. ``event_time`` is in milliseconds. No primary key: an
+# event is found by (account, time, ID) through the first index (request IDs are unique), which
+# saves an index on every write.
+trail_events = Table(
+    "trail_events",
+    metadata,
+    Column("event_id", String(64), nullable=False),
+    Column("account_id", String(16), nullable=False),
+    Column("event_time", BigInteger, nullable=False),
+    Column("event_name", String(128), nullable=False),
+    Column("service_name", String(32), nullable=False),
+    Column("event_rw", String(8), nullable=False),
+    Column("access_key_id", String(128), nullable=False),
+    Column("resource_types", Text, nullable=False),
+    Column("document", Text, nullable=False),
+)
+Index("ix_trail_events_account_time", trail_events.c.account_id, trail_events.c.event_time)
+Index("ix_trail_events_account_name", trail_events.c.account_id, trail_events.c.event_name, trail_events.c.event_time)
+# Retention prunes by time across accounts.
+Index("ix_trail_events_time", trail_events.c.event_time)
+
+# The resources an event named, one row each (LookupAttribute ResourceName). The key is the
+# lookup's order, and on SQLite the table is that one B-tree (WITHOUT ROWID).
+trail_resources = Table(
+    "trail_resources",
+    metadata,
+    Column("account_id", String(16), primary_key=True),
+    Column("resource_name", String(256), primary_key=True),
+    Column("event_time", BigInteger, primary_key=True),
+    Column("event_id", String(64), primary_key=True),
+    sqlite_with_rowid=False,
+)
+Index("ix_trail_resources_time", trail_resources.c.event_time)

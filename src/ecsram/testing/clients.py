@@ -90,3 +90,7 @@ def tea_ram(endpoint: str, access_key_id: str | None, secret: str | None, **kwar
 
 def tea_sts(endpoint: str, access_key_id: str | None, secret: str | None, **kwargs: Any) -> Any:
     return sdk("alibabacloud_sts20150401.client").Client(tea_config(endpoint, access_key_id, secret, **kwargs))
+
+
+def tea_actiontrail(endpoint: str, access_key_id: str | None, secret: str | None, **kwargs: Any) -> Any:
+    return sdk("alibabacloud_actiontrail20200706.client").Client(tea_config(endpoint, access_key_id, secret, **kwargs))

@@ -15,10 +15,11 @@ PRODUCTS = {
     "ecs": ("Ecs", "2014-05-26"),
     "ram": ("Ram", "2015-05-01"),
     "sts": ("Sts", "2015-04-01"),
+    "actiontrail": ("Actiontrail", "2020-07-06"),
     # ecsram's own operations (not part of the Alibaba Cloud API), on the same endpoint.
     "ecsram": ("Ecsram", "2026-11-01"),
 }
-_VENDOR_PRODUCTS = ("ecs", "ram", "sts")
+_VENDOR_PRODUCTS = ("ecs", "ram", "sts", "actiontrail")
 
 
 @cache

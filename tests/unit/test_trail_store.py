@@ -1,0 +1,144 @@
+"""The audit trail in the store: lookups by attribute and cursor, retention by age and count,
+and the indexes the lookups use (SQLite's query planner)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from ecsram.config import parse_retention
+from ecsram.store import trail
+from ecsram.store.database import Database
+
+ACCOUNT = "1000000000000001"
+OTHER = "1000000000000002"
+
+
+def event(
+    number: int, *, account: str = ACCOUNT, name: str = "DescribeRegions", resources: tuple[str, ...] = ()
+) -> trail.TrailEvent:
+    identity = trail.Identity("root-account", account, account, "LTAI" + "0" * 16, "root", f"acs:ram::{account}:root")
+    return trail.build_event(
+        event_id=f"E-{number:06d}",
+        event_time=1_700_000_000_000 + number * 1000,
+        event_name=name,
+        service_name="Ecs",
+        event_source="ecs.aliyuncs.com",
+        event_rw="Read" if name.startswith("Describe") else "Write",
+        identity=identity,
+        source_ip="127.0.0.1",
+        user_agent="test",
+        region="cn-hangzhou",
+        is_global=False,
+        resources=[("ACS::ECS::Instance", r) for r in resources],
+        request_parameters=None,
+        status=200,
+        error_code=None,
+        error_message=None,
+    )
+
+
+def ids(found: list[trail.StoredEvent]) -> list[str]:
+    return [e.event_id for e in found]
+
+
+def test_lookup_filters_and_pages(database: Database) -> None:
+    with database.transaction() as tx:
+        trail.record(tx, [event(i, name="AttachInstanceRamRole" if i % 2 else "DescribeRegions") for i in range(10)])
+        trail.record(tx, [event(100, resources=("i-a", "i-b")), event(101, account=OTHER, resources=("i-a",))])
+        everything = trail.lookup(tx, ACCOUNT, start=0, end=2**62, limit=50)
+        assert ids(everything) == ["E-000100", *[f"E-{i:06d}" for i in range(9, -1, -1)]]
+        attach = trail.lookup(tx, ACCOUNT, start=0, end=2**62, filters=[("EventName", "AttachInstanceRamRole")])
+        assert ids(attach) == [f"E-{i:06d}" for i in (9, 7, 5, 3, 1)]
+        assert ids(trail.lookup(tx, ACCOUNT, start=0, end=2**62, filters=[("ResourceName", "i-b")])) == ["E-000100"]
+        assert ids(trail.lookup(tx, OTHER, start=0, end=2**62, filters=[("ResourceName", "i-a")])) == ["E-000101"]
+        typed = trail.lookup(tx, ACCOUNT, start=0, end=2**62, filters=[("ResourceType", "ACS::ECS::Instance")])
+        assert ids(typed) == ["E-000100"]
+        reads = trail.lookup(tx, ACCOUNT, start=0, end=2**62, filters=[("EventRW", "Read")], limit=50)
+        assert len(reads) == 6
+        first = trail.lookup(tx, ACCOUNT, start=0, end=2**62, forward=True, limit=3)
+        assert ids(first) == ["E-000000", "E-000001", "E-000002"]
+        cursor = (first[-1].event_time, first[-1].event_id)
+        assert ids(trail.lookup(tx, ACCOUNT, start=0, end=2**62, forward=True, after=cursor, limit=2)) == [
+            "E-000003",
+            "E-000004",
+        ]
+        window = trail.lookup(tx, ACCOUNT, start=1_700_000_002_000, end=1_700_000_003_000, limit=50)
+        assert ids(window) == ["E-000003", "E-000002"]
+        assert orjson.loads(everything[0].document)["resourceName"] == "i-a;i-b"
+
+
+def test_retention_by_age_and_count(database: Database) -> None:
+    with database.transaction() as tx:
+        trail.record(tx, [event(i, resources=(f"i-{i}",)) for i in range(20)])
+        assert trail.prune(tx, older_than=1_700_000_005_000, max_events=None) == 5
+        left = trail.lookup(tx, ACCOUNT, start=0, end=2**62, forward=True, limit=50)
+        assert ids(left)[0] == "E-000005" and len(left) == 15
+        assert trail.prune(tx, older_than=None, max_events=10) == 5
+        assert len(trail.lookup(tx, ACCOUNT, start=0, end=2**62, limit=50)) == 10
+        assert trail.lookup(tx, ACCOUNT, start=0, end=2**62, filters=[("ResourceName", "i-3")]) == []
+        # Batches: at most `batch` a call.
+        assert trail.prune(tx, older_than=2**62, max_events=None, batch=4) == 4
+        assert trail.prune(tx, older_than=None, max_events=100) == 0
+        assert trail.prune(tx, older_than=2**62, max_events=None) == 6
+        assert tx.scalar(trail._ANY_EVENT) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("7d", (604800, None)), ("1000000", (None, 1000000)), ("12h,500", (43200, 500)), ("500, 30m", (1800, 500))],
+)
+def test_retention_settings(text: str, expected: tuple[int | None, int | None]) -> None:
+    assert parse_retention(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "0", "0d", "7w", "7d,8d", "1,2", "-5", "７d", "forever"])
+def test_retention_settings_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="trail retention"):
+        parse_retention(text)
+
+
+PLAN_SAMPLE: dict[str, Any] = {
+    "account_id": ACCOUNT,
+    "start": 0,
+    "end": 2**62,
+    "limit": 20,
+    "v0": "x",
+    "v1": "y",
+    "after_time": 0,
+    "after_id": "",
+    "cutoff": 0,
+    "batch": 10,
+    "offset": 10,
+}
+
+
+@pytest.mark.parametrize(
+    ("keys", "index"),
+    [
+        ((), "ix_trail_events_account_time"),
+        (("EventName",), "ix_trail_events_account_name"),
+        (("EventAccessKeyId",), "ix_trail_events_account_time"),
+        (("ResourceName",), "trail_resources USING PRIMARY KEY (account_id=? AND resource_name=?"),
+        (("EventRW",), "ix_trail_events_account_time"),
+    ],
+)
+@pytest.mark.parametrize("forward", [True, False])
+def test_lookups_search_an_index(database: Database, keys: tuple[str, ...], index: str, forward: bool) -> None:
+    compiled = trail._lookup_statement(keys, forward, True).compiled(database.dialect)
+    with database.transaction(write=False) as tx:
+        rows = tx._connection.execute("EXPLAIN QUERY PLAN " + compiled.text, {**compiled.constants, **PLAN_SAMPLE})
+        plan = [row[3] for row in rows.fetchall()]
+    assert any(step.startswith("SEARCH") and index in step for step in plan), plan
+    assert not [step for step in plan if step.startswith("SCAN")], plan
+
+
+@pytest.mark.parametrize("statement", [trail._PRUNE_EVENTS, trail._NTH_NEWEST, trail._PRUNE_RESOURCES])
+def test_pruning_uses_the_time_index(database: Database, statement: Any) -> None:
+    compiled = statement.compiled(database.dialect)
+    with database.transaction(write=False) as tx:
+        rows = tx._connection.execute("EXPLAIN QUERY PLAN " + compiled.text, {**compiled.constants, **PLAN_SAMPLE})
+        plan = [row[3] for row in rows.fetchall()]
+    assert not [step for step in plan if step.startswith("SCAN") and "COVERING INDEX" not in step], plan
