@@ -1,4 +1,4 @@
-"""Every action of the vendor's ECS, RAM and STS catalogues, one signed request each: the ones
+"""Every action of the vendor's ECS, RAM, STS (and ActionTrail) catalogues, one signed request each: the ones
 ecsram does not emulate answer UnsupportedOperation (400, naming the action), never a 404, which
 Terraform would read as "the resource is gone"; only names the vendor does not have are
 InvalidAction.NotFound."""
@@ -12,12 +12,12 @@ from ecsram.services import all_operations
 from tests.conftest import Sdk
 from tests.support.raw import ECS, RAM, STS
 
-VENDOR = {"ecs": ECS, "ram": RAM, "sts": STS}
+VENDOR = {"ecs": ECS, "ram": RAM, "sts": STS, "actiontrail": "2020-07-06"}
 EMULATED = {(op.version, op.action) for op in all_operations()}
 
 
 def test_the_catalogue_is_the_whole_vendor_api() -> None:
-    assert {product: len(api_names(product)) for product in VENDOR} == {"ecs": 370, "ram": 66, "sts": 4}
+    assert {product: len(api_names(product)) for product in VENDOR} == {"ecs": 370, "ram": 66, "sts": 4, "actiontrail": 1}
     assert {PRODUCTS[product][1] for product in VENDOR} == set(VENDOR.values())
     # Every emulated vendor operation is in the catalogue (ecsram's own version aside).
     own = PRODUCTS["ecsram"][1]
