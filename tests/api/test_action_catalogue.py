@@ -17,7 +17,12 @@ EMULATED = {(op.version, op.action) for op in all_operations()}
 
 
 def test_the_catalogue_is_the_whole_vendor_api() -> None:
-    assert {product: len(api_names(product)) for product in VENDOR} == {"ecs": 370, "ram": 66, "sts": 4, "actiontrail": 1}
+    assert {product: len(api_names(product)) for product in VENDOR} == {
+        "ecs": 370,
+        "ram": 66,
+        "sts": 4,
+        "actiontrail": 1,
+    }
     assert {PRODUCTS[product][1] for product in VENDOR} == set(VENDOR.values())
     # Every emulated vendor operation is in the catalogue (ecsram's own version aside).
     own = PRODUCTS["ecsram"][1]
