@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from ecsram.config import (
 )
 from ecsram.store import accounts
 from ecsram.store.database import Database, DatabaseUnavailable, DatabaseUnusable, describe_url, is_in_memory
+from ecsram.store.sql import Tx
 
 database_option = click.option(
     "--database",
@@ -420,6 +423,19 @@ def _open_store(database_url: str) -> Database:
     return database
 
 
+@contextmanager
+def _store_transaction(database_url: str, *, write: bool = True) -> Iterator[Tx]:
+    """One transaction on the store at URL; an outage is a clear command-line error."""
+    database = _open_store(database_url)
+    try:
+        with database.transaction(write=write) as tx:
+            yield tx
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        database.close()
+
+
 account_filter = click.option(
     "--account", "account_id", default=None, metavar="ID", help="Only this account (16 digits); default: every account."
 )
@@ -528,14 +544,8 @@ def faults_list(account_id: str | None, output: str, database_url: str) -> None:
     from ecsram.faults import rules
     from ecsram.store import faults as stored
 
-    database = _open_store(database_url)
-    try:
-        with database.transaction(write=False) as tx:
-            found = stored.live_rules(tx, time.time())
-    except DatabaseUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        database.close()
+    with _store_transaction(database_url, write=False) as tx:
+        found = stored.live_rules(tx, time.time())
     shown = [rules.document(rule) for rule in found if account_id is None or rule.account_id == account_id]
     if output == "json":
         click.echo(orjson.dumps({"rules": shown}, option=orjson.OPT_INDENT_2).decode())
@@ -570,15 +580,9 @@ def faults_add(database_url: str, **declared: Any) -> None:
         rule = rules.parse({name: value for name, value in declared.items() if value is not None}, time.time())
     except rules.RuleError as exc:
         raise click.BadParameter(exc.message, param_hint=f"--{exc.field.replace('_', '-')}") from None
-    database = _open_store(database_url)
-    try:
-        with database.transaction() as tx:
-            stored.prune(tx, time.time())
-            stored.insert_rule(tx, rule)
-    except DatabaseUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        database.close()
+    with _store_transaction(database_url) as tx:
+        stored.prune(tx, time.time())
+        stored.insert_rule(tx, rule)
     _settled()
     click.echo(rule.rule_id)
 
@@ -593,14 +597,8 @@ def faults_remove(rule_id: str, database_url: str) -> None:
 
     if not rules.is_rule_id(rule_id):
         raise click.BadParameter(f"{rule_id[:64]!r} is not a rule ID (fr-...)", param_hint="RULE_ID")
-    database = _open_store(database_url)
-    try:
-        with database.transaction() as tx:
-            removed = stored.delete_rule(tx, rule_id)
-    except DatabaseUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        database.close()
+    with _store_transaction(database_url) as tx:
+        removed = stored.delete_rule(tx, rule_id)
     if not removed:
         raise click.ClickException(f"there is no rule {rule_id}")
     _settled()
@@ -614,14 +612,8 @@ def faults_clear(account_id: str | None, database_url: str) -> None:
     """Remove every rule (or every rule of one account)."""
     from ecsram.store import faults as stored
 
-    database = _open_store(database_url)
-    try:
-        with database.transaction() as tx:
-            removed = stored.delete_all(tx, account_id)
-    except DatabaseUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        database.close()
+    with _store_transaction(database_url) as tx:
+        removed = stored.delete_all(tx, account_id)
     _settled()
     click.echo(f"removed {removed} rule(s)")
 
