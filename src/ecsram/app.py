@@ -7,10 +7,8 @@ objects would cost more per request than everything ecsram does with a signed ca
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -36,10 +34,11 @@ from ecsram.gateway.trail import Trail
 from ecsram.iam.tokens import TokenAuthority
 from ecsram.imds.http import is_metadata_request, metadata_request, to_response
 from ecsram.imds.service import MetadataService
+from ecsram.probe import StoreProbe
 from ecsram.requestlog import RequestLog
 from ecsram.responses import JSON_CONTENT_TYPE, Response
 from ecsram.store import settings as stored_settings
-from ecsram.store.database import Database, DatabaseUnusable, is_in_memory
+from ecsram.store.database import Database, is_in_memory
 
 log = logging.getLogger("ecsram")
 
@@ -52,8 +51,6 @@ HEALTH_PATH = "/_ecsram/health"
 READY_PATH = "/_ecsram/ready"
 CLOCK_PATH = "/_ecsram/clock"
 
-# How long /_ecsram/health and /_ecsram/ready wait for the store before answering without it.
-PROBE_TIMEOUT_SECONDS = 1.0
 
 # A body beyond this size that is still arriving needs one of a worker's large-body slots; the
 # slots hold LARGE_BODIES_BUDGET bytes of bodies at their size limit. A worker therefore buffers
@@ -107,70 +104,6 @@ async def read_body(receive: Receive, limit: int, large: LargeBodies | None = No
     finally:
         if holds_slot and large is not None:
             large.give_back()
-
-
-def probe_store(url: str, *, write: bool) -> tuple[str, str | None]:
-    """("ok", None), or the store's state and why: ("read-only", ...) or ("unavailable", ...).
-    On a connection of its own, so that it can run beside the event loop's."""
-    try:
-        database = Database(url, connect_timeout=PROBE_TIMEOUT_SECONDS)
-    except DatabaseUnusable as exc:
-        return "read-only", str(exc)
-    try:
-        return probe_database(database, write=write)
-    finally:
-        database.close()
-
-
-def probe_database(database: Database, *, write: bool) -> tuple[str, str | None]:
-    try:
-        database.check_readable()
-        if write:
-            database.check_writable()
-    except DatabaseUnusable as exc:
-        return "read-only", str(exc)
-    except Exception as exc:  # whatever the reason, the store does not serve; say which
-        return "unavailable", str(exc) or type(exc).__name__
-    return "ok", None
-
-
-class StoreProbe:
-    """Checks of the store for /_ecsram/health and /_ecsram/ready that never hold up the event
-    loop: each runs in a daemon thread, and a caller waits at most PROBE_TIMEOUT_SECONDS for it.
-    One check of each kind runs at a time; callers that come meanwhile wait for that one."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._running: dict[bool, asyncio.Future[tuple[str, str | None]]] = {}
-        # An in-memory store exists only on the worker's own connection: probe that one, in the
-        # loop (memory cannot hang).
-        self.in_process: Database | None = None
-
-    async def check(self, *, write: bool) -> tuple[str, str | None]:
-        if self.in_process is not None:
-            return probe_database(self.in_process, write=write)
-        future = self._running.get(write)
-        if future is None:
-            loop = asyncio.get_running_loop()
-            future = self._running[write] = loop.create_future()
-            future.add_done_callback(lambda _done: self._running.pop(write, None))
-            threading.Thread(target=self._run, args=(loop, future, write), daemon=True, name="store-probe").start()
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), PROBE_TIMEOUT_SECONDS)
-        except TimeoutError:
-            return "unavailable", f"the store did not answer within {PROBE_TIMEOUT_SECONDS:g} s"
-
-    def _run(
-        self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[tuple[str, str | None]], write: bool
-    ) -> None:
-        result = probe_store(self.url, write=write)
-
-        def settle() -> None:
-            if not future.done():
-                future.set_result(result)
-
-        with contextlib.suppress(RuntimeError):  # the worker is shutting down and its loop has closed
-            loop.call_soon_threadsafe(settle)
 
 
 def _header_bytes(scope: Scope) -> int:
