@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from ecsram.contract import paging
 from ecsram.contract.catalogue.params import FlatList, Param
 from ecsram.contract.errors import ApiError
 
@@ -185,3 +186,19 @@ class JsonTags(Param):
             items.append((key, tag_value))
         check = checked_filters if self.filters else checked_tags
         return check(items, self.tag_errors, max_tags=self.max_items, value_max=self.value_max)
+
+
+def position_token(resource_id: str, key: str) -> str:
+    """The NextToken of a ListTagResources page that ended at (resource, key)."""
+    return paging.encode(orjson.dumps([resource_id, key]).decode())
+
+
+def read_position(raw: str) -> tuple[str, str] | None:
+    """The (resource, key) a ListTagResources NextToken carries; None if it is not one of ours."""
+    try:
+        position = orjson.loads(paging.decode(raw))
+    except (ValueError, orjson.JSONDecodeError):
+        return None
+    if not (isinstance(position, list) and len(position) == 2 and all(isinstance(p, str) for p in position)):
+        return None
+    return position[0], position[1]

@@ -11,14 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
-
-from ecsram.contract import paging
 from ecsram.contract.call import Call
 from ecsram.contract.catalogue import vendor
 from ecsram.contract.catalogue.params import Boolean, Checked
 from ecsram.contract.errors import ApiError
 from ecsram.contract.operation import Operation, operation
+from ecsram.services import tagging
 from ecsram.services.ecs.arns import instance_arn
 from ecsram.services.ecs.regions import region_param
 from ecsram.services.tagging import (
@@ -150,13 +148,10 @@ def untag_resources(call: Call) -> dict[str, Any]:
 
 
 def _next_token(raw: str) -> tuple[str, str]:
-    try:
-        position = orjson.loads(paging.decode(raw))
-    except (ValueError, orjson.JSONDecodeError):
-        position = None
-    if not (isinstance(position, list) and len(position) == 2 and all(isinstance(p, str) for p in position)):
+    position = tagging.read_position(raw)
+    if position is None:
         raise _error("ListTagResources", "Invalid.NextToken")
-    return position[0], position[1]
+    return position
 
 
 def list_tag_resources(call: Call) -> dict[str, Any]:
@@ -186,7 +181,7 @@ def list_tag_resources(call: Call) -> dict[str, Any]:
         after = args["NextToken"]
         found = [tag for tag in found if (tag.resource_id, tag.key) > after]
     page = found[:PAGE_SIZE]
-    token = paging.encode(orjson.dumps([page[-1].resource_id, page[-1].key]).decode()) if len(found) > PAGE_SIZE else ""
+    token = tagging.position_token(page[-1].resource_id, page[-1].key) if len(found) > PAGE_SIZE else ""
     return {
         "NextToken": token,
         "TagResources": {

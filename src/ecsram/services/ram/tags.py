@@ -11,13 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
-
-from ecsram.contract import paging
 from ecsram.contract.call import Call
 from ecsram.contract.catalogue.params import Boolean, Checked, Integer, JsonStringList
 from ecsram.contract.errors import ApiError
 from ecsram.contract.operation import Operation, operation
+from ecsram.services import tagging
 from ecsram.services.ram.common import existing_role, ram_arn
 from ecsram.services.tagging import MAX_TAGS_PER_RESOURCE, Filter, JsonTags, TagErrors, matching_resources
 from ecsram.store import roles, tags
@@ -125,13 +123,10 @@ def untag_resources(call: Call) -> dict[str, Any]:
 
 
 def _next_token(raw: str) -> tuple[str, str]:
-    try:
-        position = orjson.loads(paging.decode(raw))
-    except (ValueError, orjson.JSONDecodeError):
-        position = None
-    if not (isinstance(position, list) and len(position) == 2 and all(isinstance(p, str) for p in position)):
+    position = tagging.read_position(raw)
+    if position is None:
         raise ApiError("InvalidParameter.NextToken", 400, "The specified NextToken is not valid.")
-    return position[0], position[1]
+    return position
 
 
 def list_tag_resources(call: Call) -> dict[str, Any]:
@@ -170,7 +165,7 @@ def list_tag_resources(call: Call) -> dict[str, Any]:
         ]
     }
     if len(rows) > size:
-        response["NextToken"] = paging.encode(orjson.dumps([page[-1][0], page[-1][1]]).decode())
+        response["NextToken"] = tagging.position_token(page[-1][0], page[-1][1])
     return response
 
 
