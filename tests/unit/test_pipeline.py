@@ -214,6 +214,13 @@ def _put(call: Call) -> dict[str, Any]:
         raise RuntimeError("a bug in the handler")
     if then == "driver-error":
         raise sqlite3.IntegrityError("the database refused")
+    if then == "huge-number":  # a value SQLite cannot hold: the driver refuses to bind it
+        stored.put(call.store, f"{key}:n", 2**70)  # type: ignore[arg-type]
+    if then == "unrenderable":  # JSON rendering refuses integers beyond 64 bits
+        return {"Key": call.args["Key"], "Size": 2**70}
+    if then == "break-transaction":  # what a lost connection or an I/O error leaves: no transaction
+        call.store._connection.execute("ROLLBACK")
+        raise sqlite3.OperationalError("disk I/O error")
     return {"Key": call.args["Key"], "Stored": stored.get(call.store, key)}
 
 
@@ -326,12 +333,55 @@ def test_an_unexpected_exception_is_internal_error_for_that_request_alone(
     assert (_value(database, "a"), _value(database, "b"), _value(database, "c")) == ("x", None, "x")
 
 
-def test_a_database_error_ends_the_whole_transaction(
+def test_a_driver_error_is_internal_error_for_that_request_alone(
+    gateway: Gateway, spy: SpiedDatabase, database: Database, client: OfflineClient
+) -> None:
+    responses = gateway.handle_many(
+        [_put_request(client, "a"), _put_request(client, "b", then="driver-error"), _put_request(client, "c")]
+    )
+    assert spy.transactions == 1  # counted before the reads below
+    assert _codes(responses) == [(200, None), (500, "InternalError"), (200, None)]
+    assert (_value(database, "a"), _value(database, "b"), _value(database, "c")) == ("x", None, "x")
+
+
+def test_a_value_the_database_cannot_hold_is_that_requests_400(
     gateway: Gateway, database: Database, client: OfflineClient
 ) -> None:
-    responses = gateway.handle_many([_put_request(client, "a"), _put_request(client, "b", then="driver-error")])
-    assert _codes(responses) == [(500, "InternalError"), (500, "InternalError")]
-    assert (_value(database, "a"), _value(database, "b")) == (None, None)
+    responses = gateway.handle_many([_put_request(client, "a"), _put_request(client, "b", then="huge-number")])
+    assert _codes(responses) == [(200, None), (400, "InvalidParameter")]
+    assert (_value(database, "a"), _value(database, "b")) == ("x", None)
+
+
+def test_a_result_that_cannot_be_rendered_is_undone_and_answered_alone(
+    gateway: Gateway, database: Database, client: OfflineClient
+) -> None:
+    http = _put_request(client, "b", then="unrenderable")
+    responses = gateway.handle_many([_put_request(client, "a"), http, _put_request(client, "c")])
+    assert _codes(responses) == [(200, None), (500, "InternalError"), (200, None)]
+    assert (_value(database, "a"), _value(database, "b"), _value(database, "c")) == ("x", None, "x")
+    assert _codes(gateway.handle_many([http])) == [(400, "SignatureNonceUsed")]  # its nonce is spent
+
+
+def test_a_request_that_breaks_the_transaction_is_503_and_the_others_run_again_without_it(
+    gateway: Gateway, spy: SpiedDatabase, database: Database, client: OfflineClient
+) -> None:
+    responses = gateway.handle_many(
+        [_put_request(client, "a", "1"), _put_request(client, "b", then="break-transaction"), _put_request(client, "c")]
+    )
+    assert spy.transactions == 2  # counted before the reads below
+    assert _codes(responses) == [(200, None), (503, "ServiceUnavailable"), (200, None)]
+    assert orjson.loads(responses[0].body)["Stored"] == "1"  # the second run's answer, not the first's
+    assert (_value(database, "a"), _value(database, "b"), _value(database, "c")) == ("1", None, "x")
+
+
+def test_requests_that_break_transaction_after_transaction_are_503_for_the_whole_batch(
+    gateway: Gateway, spy: SpiedDatabase, database: Database, client: OfflineClient
+) -> None:
+    breakers = [_put_request(client, f"b{n}", then="break-transaction") for n in range(3)]
+    responses = gateway.handle_many([_put_request(client, "a"), *breakers])
+    assert spy.transactions == 3  # counted before the reads below
+    assert _codes(responses) == [(503, "ServiceUnavailable")] * 4
+    assert _value(database, "a") is None
 
 
 def test_a_nonce_replayed_inside_one_batch_is_caught(

@@ -3,7 +3,8 @@
     read      method, parameters, V1/V3, Action, Version, Format
     resolve   (Action, Version) -> Operation
     -- one transaction for the requests ready together (group commit, see batching.py);
-       run again if the database aborts it to break a deadlock --
+       run again if the database aborts it to break a deadlock, or without a request whose
+       driver error left it unusable --
       -- a savepoint per request: a failure undoes that request alone, but keeps its nonce --
       authenticate   signature, timestamp, AccessKey / STS token, nonce
       faults    emulated throttling and injected errors (faults/): the call ends here, its
@@ -11,8 +12,10 @@
       validate  parameters against the operation's spec
       authorize RAM policy check for users and role sessions
       invoke    the operation's handler
+      render    JSON / XML, status, x-acs-request-id: inside the savepoint, so that a result
+                that cannot be rendered undoes its request alone
     -- commit --
-    render    JSON / XML, status, x-acs-request-id
+    (errors are rendered after the transaction; that cannot fail)
 
 A cross-cutting concern (throttling, fault injection, audit) is one more step here.
 """
@@ -46,6 +49,31 @@ log = logging.getLogger("ecsram.gateway")
 _METHODS = frozenset(("GET", "POST"))
 NONCE_PRUNE_INTERVAL_SECONDS = 1.0
 TRANSACTION_ATTEMPTS = 3
+# A batch whose transaction this many requests broke in a row is answered 503: the database is down.
+MAX_EXCLUDED = 3
+
+Outcome = dict[str, Any] | ApiError
+
+
+class _TransactionBroken(Exception):
+    """A request's driver error left the batch's transaction unusable."""
+
+    def __init__(self, call: Call) -> None:
+        super().__init__(call.request_id)
+        self.call = call
+
+
+_FALLBACK_ERROR = errors.internal_error()
+
+
+def _render_error(call: Call, err: ApiError) -> Response:
+    """An error answer; rendering cannot fail (a message that cannot be rendered is InternalError)."""
+    product = call.operation.product if call.operation else None
+    try:
+        return render.error(call.request_id, err, product=product, xml=call.xml)
+    except Exception:
+        log.exception("request %s: its error could not be rendered", call.request_id)
+        return render.error(call.request_id, _FALLBACK_ERROR, product=product, xml=call.xml)
 
 
 def read(call: Call) -> None:
@@ -96,14 +124,18 @@ class Gateway:
     def handle_many(self, requests: Sequence[HttpRequest]) -> list[Response]:
         """Answer several requests with one database transaction (group commit).
 
-        Each request runs inside a savepoint of its own, so a failing request is undone alone
-        and cannot affect the others; they share only the cost of BEGIN and COMMIT, which is the
-        largest single cost of a request on SQLite. Requests refused before the database is
-        needed (unreadable parameters, an unknown action or version) never join the transaction."""
+        Each request runs inside a savepoint of its own and its answer is rendered there, before
+        the batch commits: whatever fails in one request (validation, the handler, the driver,
+        rendering) undoes that request alone and answers it alone. The requests share only the
+        cost of BEGIN and COMMIT, which is the largest single cost of a request on SQLite. A
+        request is answered success exactly when its work committed. Requests refused before the
+        database is needed (unreadable parameters, an unknown action or version) never join the
+        transaction."""
         calls = [Call(request_id=render.new_request_id(), http=http, tokens=self.tokens) for http in requests]
-        outcomes: list[dict[str, Any] | ApiError] = [errors.internal_error()] * len(calls)
+        outcomes: list[Outcome] = [errors.internal_error()] * len(calls)
+        responses: list[Response | None] = [None] * len(calls)
         ready: list[int] = []
-        committed: frozenset[int] = frozenset()
+        committed: list[int] = []
         for index, call in enumerate(calls):
             try:
                 read(call)
@@ -114,79 +146,121 @@ class Gateway:
             except Exception:
                 log.exception("request %s failed unexpectedly", call.request_id)
         if ready:
+            batch = [calls[index] for index in ready]
             try:
-                results = self._transaction([calls[index] for index in ready])
-                committed = frozenset(ready)
+                results, rendered, kept = self._transaction(batch)
+                committed = [ready[position] for position in kept]
             except DatabaseUnavailable as exc:
                 log.warning("database unavailable: %s", exc)
-                results = [errors.service_unavailable()] * len(ready)
+                results, rendered = [errors.service_unavailable()] * len(ready), [None] * len(ready)
             except Exception:
-                log.exception("requests %s failed unexpectedly", [calls[i].request_id for i in ready])
-                results = [errors.internal_error()] * len(ready)
-            for index, result in zip(ready, results, strict=True):
+                log.exception("requests %s failed unexpectedly", [call.request_id for call in batch])
+                results, rendered = [errors.internal_error()] * len(ready), [None] * len(ready)
+            for index, result, response in zip(ready, results, rendered, strict=True):
                 outcomes[index] = result
+                responses[index] = response
         if self.trail is not None and len(committed) < len(calls):
-            apart = [index for index in range(len(calls)) if index not in committed]
+            kept_set = set(committed)
+            apart = [index for index in range(len(calls)) if index not in kept_set]
             self.trail.record_apart([calls[i] for i in apart], [outcomes[i] for i in apart])
-        responses = [self._render(call, outcome) for call, outcome in zip(calls, outcomes, strict=True)]
-        for call, response in zip(calls, responses, strict=True):
+        answers = []
+        for call, outcome, early in zip(calls, outcomes, responses, strict=True):
+            response = early or _render_error(call, outcome if isinstance(outcome, ApiError) else _FALLBACK_ERROR)
             response.call = call  # for the request log
-        return responses
+            answers.append(response)
+        if log.isEnabledFor(logging.DEBUG):  # for tests that check which accounts shared a batch
+            accounts = sorted({c.caller_if_known.account_id for c in calls if c.caller_if_known is not None})
+            log.debug("group commit: %d requests, %d committed, accounts %s", len(calls), len(committed), accounts)
+        return answers
 
-    @staticmethod
-    def _render(call: Call, outcome: dict[str, Any] | ApiError) -> Response:
-        product = call.operation.product if call.operation else None
-        if isinstance(outcome, ApiError):
-            return render.error(call.request_id, outcome, product=product, xml=call.xml)
-        assert call.operation is not None
-        return render.success(call.request_id, call.operation.action, outcome, xml=call.xml)
+    def _transaction(self, calls: Sequence[Call]) -> tuple[list[Outcome], list[Response | None], list[int]]:
+        """Run the calls in one transaction: their outcomes, their rendered successes, and the
+        positions of the calls whose work committed.
 
-    def _transaction(self, calls: Sequence[Call]) -> list[dict[str, Any] | ApiError]:
-        """Run the calls in one transaction; a transaction the database aborted to break a
-        deadlock is run again from the start (it changed nothing)."""
-        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+        A transaction the database aborted to break a deadlock is run again from the start (it
+        changed nothing). A request whose driver error left the transaction unusable (its
+        savepoint could not be rolled back: a lost connection, an I/O error) is answered 503 and
+        the others are run again without it, in a new transaction."""
+        outcomes: list[Outcome] = [errors.service_unavailable()] * len(calls)
+        responses: list[Response | None] = [None] * len(calls)
+        remaining = list(range(len(calls)))
+        conflicts = excluded = 0
+        while remaining:
             try:
                 with self.database.transaction() as tx:
                     now, wall = self.clock.now(tx), self.clock.wall()
-                    results = [self._run(call, tx, now, wall) for call in calls]
+                    ran = [self._run(calls[position], tx, now, wall) for position in remaining]
+                    results = [outcome for outcome, _response in ran]
                     if self.trail is not None:
-                        self.trail.record(tx, calls, results)
-                    return results
+                        self.trail.record(tx, [calls[position] for position in remaining], results)
             except TransientConflict:
-                if attempt == TRANSACTION_ATTEMPTS:
+                conflicts += 1
+                if conflicts == TRANSACTION_ATTEMPTS:
                     raise
-                log.info("transaction conflict, attempt %d", attempt)
-        raise AssertionError("unreachable")
+                log.info("transaction conflict, attempt %d", conflicts)
+                continue
+            except _TransactionBroken as broken:
+                offender = next(p for p in remaining if calls[p] is broken.call)
+                log.warning(
+                    "request %s left the transaction unusable (%s); its batch runs again without it",
+                    broken.call.request_id,
+                    broken.__cause__,
+                )
+                remaining.remove(offender)
+                excluded += 1
+                if excluded == MAX_EXCLUDED:
+                    raise DatabaseUnavailable(f"{excluded} requests in a row broke their transaction") from broken
+                continue
+            for position, (outcome, response) in zip(remaining, ran, strict=True):
+                outcomes[position], responses[position] = outcome, response
+            return outcomes, responses, remaining
+        return outcomes, responses, []
 
-    def _run(self, call: Call, tx: Tx, now: float, wall: float) -> dict[str, Any] | ApiError:
-        """One call in its own savepoint: on failure its effects are undone, except that a
-        correctly signed request has used its nonce, which is recorded again. A database error
-        ends the whole transaction (every call in it is answered 503, or run again)."""
+    def _run(self, call: Call, tx: Tx, now: float, wall: float) -> tuple[Outcome, Response | None]:
+        """One call in its own savepoint, with its success rendered there: on any failure its
+        effects are undone, except that a correctly signed request has used its nonce, which is
+        recorded again. A driver error is answered like any failure if the savepoint can be rolled
+        back (PostgreSQL allows it after an error); if it cannot, the transaction is unusable and
+        ``_TransactionBroken`` ends it."""
         call.begin(tx, now)
         savepoint = tx.savepoint()
         try:
             call.authenticated(authenticate(call, wall_now=wall))
             if self.faults is not None and (refused := self.faults.check(call, tx, wall)) is not None:
                 savepoint.release()  # keeps the nonce and a counted rule's claim; nothing else ran
-                return refused
+                return refused, None
             validate(call)
             authorize(call)
             result = invoke(call)
+            assert call.operation is not None
+            response = render.success(call.request_id, call.operation.action, result, xml=call.xml)
         except ApiError as exc:
             outcome: ApiError = exc
-        except self.database.driver_errors:
-            raise
-        except Exception:
-            log.exception("request %s failed unexpectedly", call.request_id)
-            outcome = errors.internal_error()
+        except self.database.conflicts:
+            raise  # a deadlock or serialization failure: the whole transaction runs again
+        except Exception as exc:  # a driver error, a bug, or a result that cannot be rendered
+            outcome = self._unexpected(call, exc)
         else:
             savepoint.release()
-            return result
-        savepoint.rollback()
-        if call.nonce is not None:
-            nonces.remember(tx, call.nonce[0], call.nonce[1], wall)
-        savepoint.release()
-        return outcome
+            return result, response
+        try:
+            savepoint.rollback()
+            if call.nonce is not None:
+                nonces.remember(tx, call.nonce[0], call.nonce[1], wall)
+            savepoint.release()
+        except self.database.driver_errors as exc:
+            raise _TransactionBroken(call) from exc
+        return outcome, None
+
+    def _unexpected(self, call: Call, exc: Exception) -> ApiError:
+        """The answer to a request whose handler, driver or rendering failed unexpectedly: a value
+        the database cannot hold (an input that slipped past validation) is the caller's 400,
+        anything else a bug (InternalError)."""
+        if isinstance(exc, self.database.data_errors):
+            log.warning("request %s: the database refused a value: %s", call.request_id, exc)
+            return ApiError("InvalidParameter", 400, "A parameter value is outside what the service can store.")
+        log.error("request %s failed unexpectedly", call.request_id, exc_info=exc)
+        return errors.internal_error()
 
     def housekeeping(self) -> None:
         """Prune expired nonces, at most once per interval per process (between requests)."""

@@ -210,6 +210,8 @@ class Database:
             self._unavailable: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
             self._conflicts: tuple[type[BaseException], ...] = ()
             self.driver_errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
+            # A value the database cannot hold (an integer beyond 64 bits): the caller's input.
+            self.data_errors: tuple[type[BaseException], ...] = (sqlite3.DataError, OverflowError)
         else:
             import psycopg
             import psycopg.errors
@@ -232,6 +234,8 @@ class Database:
             self._unavailable = (psycopg.OperationalError, psycopg.InterfaceError)
             self._conflicts = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
             self.driver_errors = (psycopg.Error,)
+            self.data_errors = (psycopg.DataError, OverflowError)
+        self.conflicts = self._conflicts  # errors after which the whole transaction may run again
         self.dialect = self.engine.dialect
         self.dialect_name: str = self.dialect.name
         self._fairy: Any = None
