@@ -7,6 +7,7 @@ Action and Version only in the ``x-acs-action`` / ``x-acs-version`` headers.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -15,6 +16,9 @@ from ecsram.contract import errors
 from ecsram.contract.call import HttpRequest
 
 MAX_PARAMETERS = 1000
+# NUL, the other C0 control characters but TAB, LF and CR, and DEL, as bytes or percent-escaped:
+# no parameter name or value may hold one (NUL cannot even be stored on PostgreSQL).
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|%(?:0[0-8BbCcEeFf]|1[0-9A-Fa-f]|7[Ff])")
 
 
 def http_request_from_scope(scope: dict[str, Any], body: bytes) -> HttpRequest:
@@ -45,13 +49,17 @@ def _unescape(text: str) -> str:
 
 
 def decode_pairs(raw: bytes, where: str) -> list[tuple[str, str]]:
-    """Decode ``a=1&b=&c`` (``+`` is a space, blank values kept) strictly as UTF-8; NUL is never
-    a valid character. What ``parse_qsl(keep_blank_values=True)`` does, at a fraction of the
-    cost: this runs on every request."""
+    """Decode ``a=1&b=&c`` (``+`` is a space, blank values kept) strictly as UTF-8; NUL and the
+    other control characters (but TAB, LF and CR) are never valid. What
+    ``parse_qsl(keep_blank_values=True)`` does, at a fraction of the cost: this runs on every
+    request."""
     if not raw:
         return []
     if raw.count(b"&") >= MAX_PARAMETERS:
         raise errors.ApiError("InvalidParameter", 400, f"The {where} has more than {MAX_PARAMETERS} parameters.")
+    if _CONTROL.search(raw):
+        message = f"The {where} holds a control character (of those, only TAB, LF and CR are allowed)."
+        raise errors.ApiError("InvalidParameter.Encoding", 400, message)
     pairs = []
     try:
         for part in raw.decode("utf-8").split("&"):
@@ -60,9 +68,6 @@ def decode_pairs(raw: bytes, where: str) -> list[tuple[str, str]]:
                 pairs.append((_unescape(name), _unescape(value)))
     except UnicodeDecodeError:
         raise errors.bad_encoding(where) from None
-    for name, value in pairs:
-        if "\x00" in name or "\x00" in value:
-            raise errors.bad_encoding(where)
     return pairs
 
 

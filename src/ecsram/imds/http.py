@@ -12,7 +12,8 @@ from ecsram.responses import JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE, Response
 
 METADATA_HOST = "100.100.100.200"
 # /latest/... and dated versions (/2016-01-01/...).
-_METADATA_PATH = re.compile(r"/(?:latest|\d{4}-\d{2}-\d{2})(?:/|$)")
+_METADATA_PATH = re.compile(r"/(?:latest|[0-9]{4}-[0-9]{2}-[0-9]{2})(?:/|$)")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def is_metadata_request(path: str, host: str) -> bool:
@@ -27,6 +28,8 @@ def _basic_credentials(value: str) -> tuple[str, str] | None:
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
+        return None
+    if _CONTROL.search(decoded):  # never in an instance ID or secret; NUL cannot even be looked up
         return None
     user, _, password = decoded.partition(":")
     return (user, password) if user else None

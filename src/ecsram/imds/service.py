@@ -44,7 +44,7 @@ log = logging.getLogger("ecsram.imds")
 
 
 # ``/latest/`` and dated versions such as ``/2016-01-01/`` serve the same items.
-_PREFIX = re.compile(r"/(?:latest|\d{4}-\d{2}-\d{2})(?:/(.*))?")
+_PREFIX = re.compile(r"/(?:latest|[0-9]{4}-[0-9]{2}-[0-9]{2})(?:/(.*))?")
 CREDENTIALS_ITEM = "meta-data/ram/security-credentials/"
 # Alibaba Cloud's internal DNS servers, as every VPC instance is given them.
 NAMESERVERS = ("100.100.2.136", "100.100.2.138")

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from ecsram.contract import paging
-from ecsram.contract.catalogue.params import FlatList, Param
+from ecsram.contract.catalogue.params import FlatList, Param, has_control_character, list_index
 from ecsram.contract.errors import ApiError
 
 MAX_TAGS_PER_RESOURCE = 20
@@ -46,7 +46,7 @@ def _has_url(text: str) -> bool:
 
 
 def check_key(key: str, errors: TagErrors, *, reserved: bool = True) -> str:
-    if not key or len(key) > MAX_KEY_LENGTH or _has_url(key) or "\x00" in key:
+    if not key or len(key) > MAX_KEY_LENGTH or _has_url(key) or has_control_character(key):
         raise errors.bad_key(key)
     if reserved and key.lower().startswith(_RESERVED_PREFIXES):
         raise errors.bad_key(key)
@@ -54,7 +54,7 @@ def check_key(key: str, errors: TagErrors, *, reserved: bool = True) -> str:
 
 
 def check_value(value: str, errors: TagErrors, max_length: int) -> str:
-    if len(value) > max_length or _has_url(value) or "\x00" in value:
+    if len(value) > max_length or _has_url(value) or has_control_character(value):
         raise errors.bad_value(value)
     return value
 
@@ -123,12 +123,13 @@ class FlatTags(FlatList):
         assert self.tag_errors is not None
         by_index: dict[int, dict[str, str]] = {}
         for suffix, value in raw:
-            index, _, field = suffix.partition(".")
-            if not index.isdigit() or int(index) < 1 or field not in ("Key", "Value"):
+            text, _, field = suffix.partition(".")
+            index = list_index(text)
+            if index is None or index < 1 or field not in ("Key", "Value"):
                 raise self.invalid(f"Use {self.name}.N.Key and {self.name}.N.Value, N from 1.")
-            if int(index) > self.max_items:
+            if index > self.max_items:
                 raise self.tag_errors.too_many()
-            by_index.setdefault(int(index), {})[field] = value
+            by_index.setdefault(index, {})[field] = value
         items = [(entry.get("Key"), entry.get("Value")) for _index, entry in sorted(by_index.items())]
         check = checked_filters if self.filters else checked_tags
         return check(items, self.tag_errors, max_tags=self.max_items, value_max=self.value_max)
@@ -145,13 +146,14 @@ class FlatStrings(FlatList):
         items = [(key[len(prefix) :], value) for key, value in raw.items() if key.startswith(prefix)]
         if not items:
             return None
-        if not all(index.isdigit() and int(index) >= 1 for index, _ in items):
+        indexed = [(list_index(index), value) for index, value in items]
+        if not all(index is not None and index >= 1 for index, _ in indexed):
             raise self.invalid(f"Use {self.name}.1, {self.name}.2, ...")
         if self.too_many is not None and (
-            len(items) > self.max_items or any(int(index) > self.max_items for index, _ in items)
+            len(items) > self.max_items or any((index or 0) > self.max_items for index, _ in indexed)
         ):
             raise self.too_many()
-        return [value for _index, value in sorted(items, key=lambda item: int(item[0]))]
+        return [value for _index, value in sorted(indexed, key=lambda item: item[0] or 0)]
 
 
 # --- RAM: JSON parameters ---------------------------------------------------------------------------
@@ -200,5 +202,7 @@ def read_position(raw: str) -> tuple[str, str] | None:
     except (ValueError, orjson.JSONDecodeError):
         return None
     if not (isinstance(position, list) and len(position) == 2 and all(isinstance(p, str) for p in position)):
+        return None
+    if any(has_control_character(p) for p in position):
         return None
     return position[0], position[1]

@@ -21,6 +21,27 @@ from ecsram.contract.errors import ApiError
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
+_DIGITS = re.compile(r"[0-9]+")
+# NUL (which PostgreSQL cannot store), the other C0 control characters but TAB, LF and CR, and DEL.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def has_control_character(text: str) -> bool:
+    """Whether ``text`` holds a character no stored name or value may hold (the wire refuses them
+    in parameters; this is for strings decoded from JSON, where ``\\u0000`` spells one)."""
+    return _CONTROL.search(text) is not None
+
+
+# Larger than any list's limit: what an index of more digits than an int64 holds counts as.
+HUGE_INDEX = 10**18
+
+
+def list_index(text: str) -> int | None:
+    """The N of a ``Name.N`` parameter, or None unless it is ASCII digits (``str.isdigit`` also
+    takes '²', which ``int`` refuses). An index of more than 18 digits counts as ``HUGE_INDEX``."""
+    if not _DIGITS.fullmatch(text):
+        return None
+    return int(text) if len(text) <= 18 else HUGE_INDEX
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +157,7 @@ class JsonStringList(Param):
             raise self.invalid("It must be a JSON array of strings.")
         if not self.min_items <= len(value) <= self.max_items:
             raise self.invalid(f"It must hold between {self.min_items} and {self.max_items} items.")
-        if any(not item or len(item) > self.max_item_length or "\x00" in item for item in value):
+        if any(not item or len(item) > self.max_item_length or has_control_character(item) for item in value):
             raise self.invalid(f"Each item must be a non-empty string of at most {self.max_item_length} characters.")
         return tuple(dict.fromkeys(value))
 
@@ -156,9 +177,10 @@ class FlatList(Param):
         items = [(key[len(prefix) :], value) for key, value in raw.items() if key.startswith(prefix)]
         if not items:
             return None
-        if not all(index.isdigit() and 1 <= int(index) <= self.max_items for index, _ in items):
+        indexed = [(list_index(index), value) for index, value in items]
+        if not all(index is not None and 1 <= index <= self.max_items for index, _ in indexed):
             raise self.invalid(f"Use {self.name}.1 to {self.name}.{self.max_items}.")
-        return [value for _index, value in sorted(items, key=lambda item: int(item[0]))]
+        return [value for _index, value in sorted(indexed, key=lambda item: item[0] or 0)]
 
     def parse(self, raw: Any) -> Any:
         values: list[str] = raw

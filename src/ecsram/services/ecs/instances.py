@@ -23,7 +23,7 @@ import orjson
 
 from ecsram.contract.call import Call
 from ecsram.contract.catalogue import vendor
-from ecsram.contract.catalogue.params import Boolean, Checked, FlatList, Integer, JsonStringList, String
+from ecsram.contract.catalogue.params import Boolean, Checked, FlatList, Integer, JsonStringList, String, list_index
 from ecsram.contract.errors import ApiError
 from ecsram.contract.operation import Operation, operation
 from ecsram.services.ecs import errors
@@ -525,7 +525,8 @@ class DeletedInstanceList(FlatList):
     def read(self, raw: Mapping[str, str]) -> Any:
         prefix = f"{self.name}."
         indexes = [key[len(prefix) :] for key in raw if key.startswith(prefix)]
-        if any(index.isdigit() and int(index) > self.max_items for index in indexes) or len(indexes) > self.max_items:
+        numbers = [list_index(index) for index in indexes]
+        if any(n is not None and n > self.max_items for n in numbers) or len(indexes) > self.max_items:
             raise vendor.api_error("ecs", "DeleteInstances", "InvalidParameter.TooManyInstanceIds")
         return FlatList.read(self, raw)
 

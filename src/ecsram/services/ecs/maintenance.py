@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from ecsram.contract.call import Call
-from ecsram.contract.catalogue.params import FlatList, Integer
+from ecsram.contract.catalogue.params import FlatList
 from ecsram.contract.operation import Operation, operation
 from ecsram.services.ecs import errors
 from ecsram.services.ecs.arns import instance_arn
+from ecsram.services.ecs.listing import paging_params
 from ecsram.services.ecs.regions import region_param
 from ecsram.store import instances
 
@@ -75,8 +76,7 @@ OPERATIONS: tuple[Operation, ...] = (
         params=(
             region_param(),
             FlatList("InstanceId", max_items=100),
-            Integer("PageNumber", minimum=1, default=1),
-            Integer("PageSize", minimum=1, maximum=100, default=10),
+            *paging_params(max_size=100),
         ),
         resources=_listed_instances,
     ),

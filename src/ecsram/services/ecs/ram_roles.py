@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from ecsram.contract.call import Call
-from ecsram.contract.catalogue.params import Checked, Integer, JsonStringList, String
+from ecsram.contract.catalogue.params import Checked, JsonStringList, String
 from ecsram.contract.errors import ApiError
 from ecsram.contract.operation import Operation, operation
 from ecsram.services.ecs import errors
 from ecsram.services.ecs.arns import instance_arn
+from ecsram.services.ecs.listing import paging_params
 from ecsram.services.ecs.regions import region_param
 from ecsram.services.ecs.role_checks import checked_role_for_instances
 from ecsram.services.ram.documents import session_policy
@@ -203,8 +204,7 @@ OPERATIONS: tuple[Operation, ...] = (
             region_param(),
             _instance_ids(required=False),
             String("RamRoleName"),
-            Integer("PageNumber", minimum=1, default=1),
-            Integer("PageSize", minimum=1, maximum=50, default=10),
+            *paging_params(max_size=50),
         ),
         resources=_listed_instances,
     ),
