@@ -4,8 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from ecsram.contract.catalogue.params import Boolean, Checked, Integer, JsonStringList, Number, ParamSpec, String
+from ecsram.contract import paging
+from ecsram.contract.catalogue.params import (
+    HUGE_INDEX,
+    Boolean,
+    Checked,
+    FlatList,
+    Integer,
+    JsonStringList,
+    Number,
+    ParamSpec,
+    String,
+    has_control_character,
+    list_index,
+)
 from ecsram.contract.errors import ApiError
+from ecsram.gateway.request import decode_pairs
 
 
 def _raises(code: str, fn, *args):  # type: ignore[no-untyped-def]
@@ -88,3 +102,66 @@ def test_late_params_are_checked_last() -> None:
     spec = ParamSpec((Checked("RegionId", late=True, check=never), Integer("PageSize", maximum=1)))
     _raises("InvalidParameter", spec.validate, {"RegionId": "x", "PageSize": "5"})
     _raises("Late", spec.validate, {"RegionId": "x", "PageSize": "1"})
+
+
+# --- values that must never reach the store ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "index"),
+    [("1", 1), ("007", 7), ("100", 100), ("9" * 18, 10**18 - 1), ("9" * 19, HUGE_INDEX), ("1" * 5000, HUGE_INDEX)],
+)
+def test_list_index_reads_ascii_digits(text: str, index: int) -> None:
+    assert list_index(text) == index
+
+
+# '²' passes str.isdigit() and int() refuses it; '٣' and '３' pass both, and must not count either.
+@pytest.mark.parametrize("text", ["", "\u00b2", "1\u00b2", "\u0663", "\uff13", "-1", "+1", " 1", "1 ", "1.0", "x"])
+def test_list_index_refuses_everything_else(text: str) -> None:
+    assert list_index(text) is None
+
+
+@pytest.mark.parametrize("name", ["InstanceId.\u00b2", "InstanceId.\u0663", "InstanceId.0", "InstanceId.101"])
+def test_flat_list_refuses_indexes_that_are_not_ascii_digits_in_range(name: str) -> None:
+    _raises("InvalidParameter", FlatList("InstanceId", max_items=100).read, {name: "i-1"})
+
+
+def test_flat_list_orders_by_index() -> None:
+    assert FlatList("InstanceId").read({"InstanceId.10": "b", "InstanceId.9": "a"}) == ["a", "b"]
+
+
+@pytest.mark.parametrize("key", ["\x00", "a\x00", "r\x01", "x\x1f", "\x7f", "a\x0bb"])
+def test_paging_tokens_carrying_control_characters_are_refused(key: str) -> None:
+    with pytest.raises(ValueError):
+        paging.decode(paging.encode(key))
+
+
+def test_paging_tokens_round_trip() -> None:
+    for key in ("role-1", "System|administratoraccess", '["i-1","k"]', "\u00e9\u4e2d"):
+        assert paging.decode(paging.encode(key)) == key
+
+
+def test_json_string_list_refuses_escaped_control_characters() -> None:
+    param = JsonStringList("InstanceIds")
+    for raw in ('["i-\\u0000"]', '["i-\\u0001"]', '["i-\\u007f"]'):
+        _raises("InvalidParameter", param.parse, raw)
+    assert param.parse('["i-\\u00e9"]') == ("i-\u00e9",)
+
+
+def test_control_characters_but_tab_newline_and_return() -> None:
+    assert [has_control_character(ch) for ch in "\t\n\r"] == [False, False, False]
+    assert all(has_control_character(chr(code)) for code in [*range(9), 11, 12, *range(14, 32), 127])
+    assert not has_control_character("plain \u00e9 \u0085 text")
+
+
+@pytest.mark.parametrize(
+    "raw", [b"a=%00", b"a=%01", b"%1B=x", b"a=%7f", b"a=%7F", b"a=\x01", b"a\x00=1", b"a=b&c=%0B", b"a=%0c"]
+)
+def test_decode_pairs_refuses_control_characters(raw: bytes) -> None:
+    err = _raises("InvalidParameter.Encoding", decode_pairs, raw, "query string")
+    assert "control character" in err.message
+
+
+def test_decode_pairs_keeps_tab_newline_return_and_escaped_percent() -> None:
+    pairs = decode_pairs(b"a=%09%0A%0D&b=%2500&c=%7E", "query string")
+    assert pairs == [("a", "\t\n\r"), ("b", "%00"), ("c", "~")]

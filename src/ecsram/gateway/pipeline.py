@@ -64,6 +64,8 @@ class _TransactionBroken(Exception):
 
 
 _FALLBACK_ERROR = errors.internal_error()
+# The answer of a request left out of its batch's transaction (it broke it): built once, only read.
+_NOT_COMMITTED = errors.service_unavailable()
 
 
 def _render_error(call: Call, err: ApiError) -> Response:
@@ -181,7 +183,7 @@ class Gateway:
         changed nothing). A request whose driver error left the transaction unusable (its
         savepoint could not be rolled back: a lost connection, an I/O error) is answered 503 and
         the others are run again without it, in a new transaction."""
-        outcomes: list[Outcome] = [errors.service_unavailable()] * len(calls)
+        outcomes: list[Outcome] = [_NOT_COMMITTED] * len(calls)
         responses: list[Response | None] = [None] * len(calls)
         remaining = list(range(len(calls)))
         conflicts = excluded = 0

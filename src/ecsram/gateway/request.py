@@ -16,9 +16,14 @@ from ecsram.contract import errors
 from ecsram.contract.call import HttpRequest
 
 MAX_PARAMETERS = 1000
-# NUL, the other C0 control characters but TAB, LF and CR, and DEL, as bytes or percent-escaped:
-# no parameter name or value may hold one (NUL cannot even be stored on PostgreSQL).
-_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|%(?:0[0-8BbCcEeFf]|1[0-9A-Fa-f]|7[Ff])")
+# NUL, the other C0 control characters but TAB, LF and CR, and DEL: no parameter name or value may
+# hold one (NUL cannot even be stored on PostgreSQL). Two checks, each a fast scan of the raw bytes
+# (one regular expression for both costs ~15 times as much): a table that maps them, and only them,
+# to 0, and percent-escapes of them (a pattern starting with a literal: found by a quick search).
+_CONTROL_BYTES = bytes(
+    0 if (code < 0x20 and code not in (0x09, 0x0A, 0x0D)) or code == 0x7F else 1 for code in range(256)
+)
+_ESCAPED_CONTROL = re.compile(rb"%(?:0[0-8BbCcEeFf]|1[0-9A-Fa-f]|7[Ff])")
 
 
 def http_request_from_scope(scope: dict[str, Any], body: bytes) -> HttpRequest:
@@ -57,7 +62,7 @@ def decode_pairs(raw: bytes, where: str) -> list[tuple[str, str]]:
         return []
     if raw.count(b"&") >= MAX_PARAMETERS:
         raise errors.ApiError("InvalidParameter", 400, f"The {where} has more than {MAX_PARAMETERS} parameters.")
-    if _CONTROL.search(raw):
+    if 0 in raw.translate(_CONTROL_BYTES) or _ESCAPED_CONTROL.search(raw) is not None:
         message = f"The {where} holds a control character (of those, only TAB, LF and CR are allowed)."
         raise errors.ApiError("InvalidParameter.Encoding", 400, message)
     pairs = []
