@@ -13,6 +13,7 @@ import asyncio
 import base64
 import json
 import re
+import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import pytest
 from ecsram.testing.accounts import create_account
 from ecsram.testing.server import ServerProcess
 from tests.conftest import Sdk
-from tests.support.ecs import IMAGE, INSTANCE_TYPE, REGION, create_role, run_instances
+from tests.support.ecs import ECS_TRUST, IMAGE, INSTANCE_TYPE, REGION, create_role, run_instances
 from tests.support.metadata import Metadata
 from tests.support.raw import ECS, RAM, RawClient, RawResponse, rfc3986
 
@@ -75,6 +76,8 @@ def _poisons() -> list[Poison]:
         Poison("a control character in a value", "DescribeInstances", ECS, {"RegionId": REGION, "InstanceName": "a\x01b"}, 400, "InvalidParameter.Encoding"),
         Poison("a control character in a name", "DescribeInstances", ECS, {"RegionId": REGION, "Tag\x1b": "x"}, 400, "InvalidParameter.Encoding"),
         Poison("DEL in a value", "ListRoles", RAM, {"Marker": "\x7f"}, 400, "InvalidParameter.Encoding"),
+        Poison("escaped control character in a JSON tag", "CreateRole", RAM, {"RoleName": "r-tag", "AssumeRolePolicyDocument": ECS_TRUST, "Tag": '[{"Key": "k", "Value": "\\u0001"}]'}, 400, "InvalidParameter.TagValue"),
+        Poison("escaped NUL in a JSON tag key", "CreateRole", RAM, {"RoleName": "r-tag", "AssumeRolePolicyDocument": ECS_TRUST, "Tag": '[{"Key": "k\\u0000", "Value": "v"}]'}, 400, "InvalidParameter.TagKey"),
         Poison("escaped NUL in a JSON list", "DescribeInstances", ECS, {"RegionId": REGION, "InstanceIds": '["i-\\u0000"]'}, 400, "InvalidInstanceIds.Malformed"),
     ]  # fmt: skip
 
@@ -136,6 +139,19 @@ def test_metadata_proxy_user_with_control_characters_is_refused(sdk: Sdk, user: 
     answer = Metadata(sdk.endpoint, user).get("/latest/meta-data/instance-id")
     assert answer.status == 407, answer.body
     assert answer.headers.get("proxy-authenticate", "").startswith("Basic")
+
+
+@pytest.mark.parametrize("byte", [b"\x00", b"\x01", b"\x1b", b"\x7f"])
+def test_control_characters_in_headers_are_refused_by_the_http_parser(sdk: Sdk, byte: bytes) -> None:
+    """A signature nonce or AccessKeyId in a header never reaches the store with one: the HTTP layer
+    answers 400 before any ecsram code runs."""
+    host, port = sdk.endpoint.rsplit(":", 1)
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nx-acs-signature-nonce: n" + byte + b"\r\n"
+    head += b"authorization: ACS3-HMAC-SHA256 Credential=LTAI" + byte + b",SignedHeaders=host,Signature=ab\r\n\r\n"
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(head)
+        answer = connection.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
 
 
 # --- two accounts on one worker -------------------------------------------------------------------

@@ -34,10 +34,12 @@ def _invalid(name: str, reason: str) -> ApiError:
 TAG_ERRORS = TagErrors(
     too_many=lambda: _invalid("Tag", f"Give 1 to {MAX_TAGS_PER_RESOURCE} tags."),
     bad_key=lambda _key: _invalid(
-        "TagKey", "A tag key is 1 to 128 characters, does not start with aliyun or acs: and contains no URL."
+        "TagKey",
+        "A tag key is 1 to 128 characters, does not start with aliyun or acs:, "
+        "and contains no URL or control character.",
     ),
     bad_value=lambda _value: _invalid(
-        "TagValue", f"A tag value is at most {VALUE_MAX} characters and contains no URL."
+        "TagValue", f"A tag value is at most {VALUE_MAX} characters and contains no URL or control character."
     ),
     duplicate_key=lambda key: _invalid("Tag", f"The key {key[:128]} is given twice."),
     mismatch=lambda: _invalid("Tag", 'It must be a JSON array of {"Key": "...", "Value": "..."} objects.'),
