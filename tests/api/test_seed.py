@@ -256,6 +256,15 @@ MALFORMED = [
         """,
         "3: accounts[1].id: '42' is not an account ID",
     ),
+    (
+        """
+        accounts:
+          - id: "1000000000000001"
+            roles:
+              - name: "r\\0x"
+        """,
+        "4: accounts[0].roles[0].name: text may not hold a control character",
+    ),
     ("accounts: [\n  {id: 1\n", "not valid YAML or JSON"),
     ("", "the file is empty"),
     ("- just\n- a list\n", "1: (top level): expected a mapping with accounts"),

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import yaml
 
+from ecsram.contract.catalogue.params import has_control_character
 from ecsram.faults.rules import RuleError, parse
 
 Path_ = tuple[str | int, ...]
@@ -254,6 +255,8 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise self.located.error(path, "expected text")
         text = str(value)
+        if has_control_character(text):  # a YAML "\0" would otherwise reach the store
+            raise self.located.error(path, "text may not hold a control character (only TAB, LF and CR)")
         if choices and text not in choices:
             raise self.located.error(path, f"{text!r} is not one of {', '.join(choices)}")
         return text
