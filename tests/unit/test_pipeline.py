@@ -214,6 +214,12 @@ def _put(call: Call) -> dict[str, Any]:
         raise RuntimeError("a bug in the handler")
     if then == "driver-error":
         raise sqlite3.IntegrityError("the database refused")
+    if then == "server-error":  # a statement the server refuses: on PostgreSQL the transaction is aborted
+        call.store._connection.execute("SELECT * FROM no_such_table")
+    if then == "nul":  # PostgreSQL cannot store NUL in text
+        stored.put(call.store, f"{key}:nul", "a\x00b")
+    if then == "timeout":  # a statement the database gave up on; the transaction goes on
+        raise sqlite3.OperationalError("interrupted")
     if then == "huge-number":  # a value SQLite cannot hold: the driver refuses to bind it
         stored.put(call.store, f"{key}:n", 2**70)  # type: ignore[arg-type]
     if then == "unrenderable":  # JSON rendering refuses integers beyond 64 bits
@@ -342,6 +348,14 @@ def test_a_driver_error_is_internal_error_for_that_request_alone(
     assert spy.transactions == 1  # counted before the reads below
     assert _codes(responses) == [(200, None), (500, "InternalError"), (200, None)]
     assert (_value(database, "a"), _value(database, "b"), _value(database, "c")) == ("x", None, "x")
+
+
+def test_a_database_that_gave_up_on_one_request_is_503_for_that_request_alone(
+    gateway: Gateway, database: Database, client: OfflineClient
+) -> None:
+    responses = gateway.handle_many([_put_request(client, "a"), _put_request(client, "b", then="timeout")])
+    assert _codes(responses) == [(200, None), (503, "ServiceUnavailable")]
+    assert (_value(database, "a"), _value(database, "b")) == ("x", None)
 
 
 def test_a_value_the_database_cannot_hold_is_that_requests_400(
@@ -513,3 +527,38 @@ def test_a_ram_user_without_policies_is_denied_before_the_handler_runs(
 def test_an_empty_batch_answers_nothing(gateway: Gateway, spy: SpiedDatabase) -> None:
     assert gateway.handle_many([]) == []
     assert spy.transactions == 0
+
+
+def test_on_postgresql_a_failed_statement_is_undone_alone_and_the_batch_commits(tokens: TokenAuthority) -> None:
+    """PostgreSQL aborts the whole transaction at a failed statement; rolling back to the request's
+    savepoint makes it usable again, so only that request fails."""
+    from tests.support.databases import drop_all, fresh_postgres_database
+
+    url = fresh_postgres_database()
+    database = Database(url)
+    try:
+        database.migrate()
+        with database.transaction() as tx:
+            key = accounts.create_account(tx, 0.0)
+        client = OfflineClient(key.access_key_id, key.secret)
+        gateway = Gateway(database, REGISTRY, Clock(), tokens)
+        responses = gateway.handle_many(
+            [
+                _put_request(client, "a"),
+                _put_request(client, "b", then="server-error"),
+                _put_request(client, "c", then="nul"),
+                _put_request(client, "d", then="driver-error"),
+                _put_request(client, "e"),
+            ]
+        )
+        assert _codes(responses) == [
+            (200, None),
+            (500, "InternalError"),
+            (400, "InvalidParameter"),
+            (500, "InternalError"),
+            (200, None),
+        ]
+        assert [_value(database, k) for k in "abcde"] == ["x", None, None, None, "x"]
+    finally:
+        database.close()
+        drop_all([url])

@@ -256,11 +256,15 @@ class Gateway:
 
     def _unexpected(self, call: Call, exc: Exception) -> ApiError:
         """The answer to a request whose handler, driver or rendering failed unexpectedly: a value
-        the database cannot hold (an input that slipped past validation) is the caller's 400,
-        anything else a bug (InternalError)."""
+        the database cannot hold (an input that slipped past validation) is the caller's 400, a
+        database that is busy or slow (a statement or lock timeout) a 503, anything else a bug
+        (InternalError)."""
         if isinstance(exc, self.database.data_errors):
             log.warning("request %s: the database refused a value: %s", call.request_id, exc)
             return ApiError("InvalidParameter", 400, "A parameter value is outside what the service can store.")
+        if isinstance(exc, self.database.unavailable_errors):
+            log.warning("request %s: the database could not serve it: %s", call.request_id, exc)
+            return _NOT_COMMITTED
         log.error("request %s failed unexpectedly", call.request_id, exc_info=exc)
         return errors.internal_error()
 

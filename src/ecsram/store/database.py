@@ -236,6 +236,7 @@ class Database:
             self.driver_errors = (psycopg.Error,)
             self.data_errors = (psycopg.DataError, OverflowError)
         self.conflicts = self._conflicts  # errors after which the whole transaction may run again
+        self.unavailable_errors = self._unavailable  # errors of a database that is busy, slow or gone
         self.dialect = self.engine.dialect
         self.dialect_name: str = self.dialect.name
         self._fairy: Any = None
