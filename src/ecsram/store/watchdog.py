@@ -1,0 +1,68 @@
+"""A watchdog thread that breaks store calls which overrun their deadline.
+
+A store call runs on the worker's event loop, so a database that stops answering (a frozen
+PostgreSQL, a SQLite file whose write lock another process holds) would hold the whole worker.
+Arming a deadline is one attribute write: before a transaction the database sets
+``deadline = monotonic() + timeout``, and clears it afterwards. One daemon thread per process
+looks at every armed deadline each ``TICK_SECONDS`` and, once one has passed, calls that
+guarded object's ``overdue()`` (once per deadline), which breaks the call from outside (see
+``Database._overdue``). So a stuck call holds its thread at most ``timeout + TICK_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import weakref
+from typing import Protocol
+
+log = logging.getLogger("ecsram.store")
+
+# How often the watchdog looks at the armed deadlines: the most a call can overrun its bound.
+TICK_SECONDS = 0.05
+
+
+class Guarded(Protocol):
+    # monotonic() time by which the current call must end; 0.0 while no call runs.
+    deadline: float
+
+    def overdue(self) -> None:
+        """Break the current call (called from the watchdog thread, once per deadline)."""
+
+
+class Watchdog:
+    def __init__(self) -> None:
+        self._watched: weakref.WeakSet[Guarded] = weakref.WeakSet()
+        self._fired: weakref.WeakKeyDictionary[Guarded, float] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def watch(self, guarded: Guarded) -> None:
+        with self._lock:
+            if self._pid != os.getpid():  # a forked child: the parent's thread is not here
+                self._thread, self._pid = None, os.getpid()
+            self._watched.add(guarded)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="ecsram-store-watchdog", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(TICK_SECONDS)
+            now = time.monotonic()
+            with self._lock:
+                watched = list(self._watched)
+            for guarded in watched:
+                deadline = guarded.deadline
+                if deadline and now > deadline and self._fired.get(guarded) != deadline:
+                    self._fired[guarded] = deadline
+                    try:
+                        guarded.overdue()
+                    except Exception:  # the watchdog must keep watching the others
+                        log.exception("breaking an overdue store call failed")
+
+
+WATCHDOG = Watchdog()
