@@ -9,7 +9,6 @@ one); SQLite is held up by another process holding its write lock."""
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import glob
 import os
 import pwd
@@ -78,9 +77,7 @@ class Writer:
 
     def create_role(self) -> tuple[int, str | None]:
         name = f"stuck-{uuid.uuid4().hex[:16]}"
-        response = self.client.v1(
-            "CreateRole", {"RoleName": name, "AssumeRolePolicyDocument": ECS_TRUST}, version=RAM
-        )
+        response = self.client.v1("CreateRole", {"RoleName": name, "AssumeRolePolicyDocument": ECS_TRUST}, version=RAM)
         self.statuses.append(response.status)
         if response.status == 200:
             self.acknowledged.append(name)
@@ -377,7 +374,9 @@ def test_sqlite_write_lock_held_elsewhere_answers_503_within_the_bound_then_reco
     for _ in range(5):
         assert writer.create_role() == (200, None)
     script, target = (
-        (HOLD_SQLITE_WRITE_LOCK, path) if lock == "sqlite-write-lock" else (HOLD_WRITER_LOCK_FILE, Path(f"{path}.writer-lock"))
+        (HOLD_SQLITE_WRITE_LOCK, path)
+        if lock == "sqlite-write-lock"
+        else (HOLD_WRITER_LOCK_FILE, Path(f"{path}.writer-lock"))
     )
     with holder(script, target) as release:
         assert_stuck(server, writer)
