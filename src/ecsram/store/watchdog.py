@@ -34,8 +34,9 @@ class Guarded(Protocol):
 
 class Watchdog:
     def __init__(self) -> None:
-        self._watched: weakref.WeakSet[Guarded] = weakref.WeakSet()
-        self._fired: weakref.WeakKeyDictionary[Guarded, float] = weakref.WeakKeyDictionary()
+        # Replaced whole (never changed in place), so that the thread reads it without a lock.
+        self._watched: tuple[weakref.ref[Guarded], ...] = ()
+        self._fired: dict[weakref.ref[Guarded], float] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
@@ -44,21 +45,26 @@ class Watchdog:
         with self._lock:
             if self._pid != os.getpid():  # a forked child: the parent's thread is not here
                 self._thread, self._pid = None, os.getpid()
-            self._watched.add(guarded)
+            alive = tuple(ref for ref in self._watched if ref() is not None)
+            self._watched = (*alive, weakref.ref(guarded))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="ecsram-store-watchdog", daemon=True)
                 self._thread.start()
 
     def _run(self) -> None:
+        # Kept cheap: it runs TICK_SECONDS apart for the life of the process, busy or idle.
+        fired = self._fired
         while True:
             time.sleep(TICK_SECONDS)
             now = time.monotonic()
-            with self._lock:
-                watched = list(self._watched)
-            for guarded in watched:
+            for ref in self._watched:
+                guarded = ref()
+                if guarded is None:
+                    fired.pop(ref, None)
+                    continue
                 deadline = guarded.deadline
-                if deadline and now > deadline and self._fired.get(guarded) != deadline:
-                    self._fired[guarded] = deadline
+                if deadline and now > deadline and fired.get(ref) != deadline:
+                    fired[ref] = deadline
                     try:
                         guarded.overdue()
                     except Exception:  # the watchdog must keep watching the others
