@@ -32,11 +32,18 @@ class Guarded(Protocol):
         """Break the current call (called from the watchdog thread, once per deadline)."""
 
 
+class _Entry:
+    __slots__ = ("fired", "ref")
+
+    def __init__(self, guarded: Guarded) -> None:
+        self.ref = weakref.ref(guarded)
+        self.fired = 0.0  # the deadline overdue() was last called for
+
+
 class Watchdog:
     def __init__(self) -> None:
         # Replaced whole (never changed in place), so that the thread reads it without a lock.
-        self._watched: tuple[weakref.ref[Guarded], ...] = ()
-        self._fired: dict[weakref.ref[Guarded], float] = {}
+        self._watched: tuple[_Entry, ...] = ()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
@@ -45,30 +52,29 @@ class Watchdog:
         with self._lock:
             if self._pid != os.getpid():  # a forked child: the parent's thread is not here
                 self._thread, self._pid = None, os.getpid()
-            alive = tuple(ref for ref in self._watched if ref() is not None)
-            self._watched = (*alive, weakref.ref(guarded))
+            alive = tuple(entry for entry in self._watched if entry.ref() is not None)
+            self._watched = (*alive, _Entry(guarded))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="ecsram-store-watchdog", daemon=True)
                 self._thread.start()
 
     def _run(self) -> None:
         # Kept cheap: it runs TICK_SECONDS apart for the life of the process, busy or idle.
-        fired = self._fired
         while True:
             time.sleep(TICK_SECONDS)
             now = time.monotonic()
-            for ref in self._watched:
-                guarded = ref()
+            for entry in self._watched:
+                guarded = entry.ref()
                 if guarded is None:
-                    fired.pop(ref, None)
                     continue
                 deadline = guarded.deadline
-                if deadline and now > deadline and fired.get(ref) != deadline:
-                    fired[ref] = deadline
+                if deadline and now > deadline and entry.fired != deadline:
+                    entry.fired = deadline
                     try:
                         guarded.overdue()
                     except Exception:  # the watchdog must keep watching the others
                         log.exception("breaking an overdue store call failed")
+                del guarded
 
 
 WATCHDOG = Watchdog()
