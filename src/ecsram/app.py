@@ -160,7 +160,8 @@ class EcsramApp:
 
     def start(self) -> None:
         self.request_log.configure_logging()
-        self.database = Database(self.settings.database_url)
+        self.database = Database(self.settings.database_url, timeout=self.settings.db_timeout, circuit=True)
+        self.probe.database = self.database
         if self.database.memory:
             # An in-memory store exists only in this process: prepare (and seed) it here, not
             # in the parent that checked the settings (see server.py).

@@ -14,6 +14,9 @@ import click
 from ecsram import __version__
 from ecsram.admin.seedfile import SeedError
 from ecsram.config import (
+    DB_TIMEOUT_MAX_SECONDS,
+    DB_TIMEOUT_MIN_SECONDS,
+    DB_TIMEOUT_SECONDS,
     DEFAULT_HOST,
     DEFAULT_PORT,
     DEFAULT_TRAIL_RETENTION,
@@ -166,6 +169,17 @@ def _listener_list(ctx: click.Context, param: click.Parameter, values: tuple[str
     help="Open connections per worker process; requests beyond it are answered 503 at once.",
 )
 @click.option(
+    "--db-timeout",
+    default=DB_TIMEOUT_SECONDS,
+    show_default=True,
+    type=click.FloatRange(DB_TIMEOUT_MIN_SECONDS, DB_TIMEOUT_MAX_SECONDS),
+    envvar="ECSRAM_DB_TIMEOUT",
+    show_envvar=True,
+    metavar="SECONDS",
+    help="The most one database transaction may take; a call that takes longer is broken and answered 503, "
+    "and calls are refused at once until the database answers again.",
+)
+@click.option(
     "--seed",
     "seed_file",
     default="",
@@ -239,6 +253,7 @@ def serve(
     tls_key: str,
     request_timeout: float,
     max_connections: int,
+    db_timeout: float,
     seed_file: str,
     log_level: str,
     log_format: str,
@@ -285,6 +300,7 @@ def serve(
         tls_key=tls_key,
         request_timeout=request_timeout,
         max_connections=max_connections,
+        db_timeout=db_timeout,
         seed_file=str(Path(seed_file).resolve()) if seed_file else "",
         log_level=log_level,
         log_format=log_format,

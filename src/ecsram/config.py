@@ -38,6 +38,12 @@ MAX_HEADER_BYTES = 64 * 1024
 REQUEST_TIMEOUT_SECONDS = 10.0
 # Open connections per worker process; requests beyond it are answered 503 at once.
 MAX_CONNECTIONS = 1000
+# The most one store transaction may take before it is broken and answered 503 (--db-timeout):
+# far above any healthy transaction (milliseconds), and half the SDKs' 10 s read timeout, so that
+# a client gets a 503 it can retry rather than a timeout of its own (docs/configuration.md).
+DB_TIMEOUT_SECONDS = 5.0
+DB_TIMEOUT_MIN_SECONDS = 0.5
+DB_TIMEOUT_MAX_SECONDS = 300.0
 
 
 def ascii_int(text: str) -> int | None:
@@ -92,6 +98,7 @@ class Settings:
     tls_key: str = ""
     request_timeout: float = REQUEST_TIMEOUT_SECONDS
     max_connections: int = MAX_CONNECTIONS
+    db_timeout: float = DB_TIMEOUT_SECONDS
     # A seed file applied at start (see docs/testing.md), and the log: level, text/json, file.
     seed_file: str = ""
     log_level: str = "warning"
@@ -111,6 +118,7 @@ class Settings:
         if self.log_format not in LOG_FORMATS:
             raise ValueError(f"log format {self.log_format!r} is not one of {', '.join(LOG_FORMATS)}")
         self.throttle_rate()  # a bad rate is refused here, with the reason
+        check_db_timeout(self.db_timeout)
 
     def throttle_rate(self) -> Rate | None:
         return parse_rate(self.throttle) if self.throttle else None
@@ -148,6 +156,7 @@ class Settings:
         "tls_key": "ECSRAM_TLS_KEY",
         "request_timeout": "ECSRAM_REQUEST_TIMEOUT",
         "max_connections": "ECSRAM_MAX_CONNECTIONS",
+        "db_timeout": "ECSRAM_DB_TIMEOUT",
         "seed_file": "ECSRAM_SEED",
         "log_level": "ECSRAM_LOG_LEVEL",
         "log_format": "ECSRAM_LOG_FORMAT",
@@ -199,6 +208,15 @@ class Settings:
             instance, address = parse_metadata_listener(listener)
             pinned[address[1]] = instance
         return pinned
+
+
+def check_db_timeout(seconds: float) -> None:
+    """ValueError unless ``seconds`` is a usable bound on one store transaction."""
+    if not DB_TIMEOUT_MIN_SECONDS <= seconds <= DB_TIMEOUT_MAX_SECONDS:
+        raise ValueError(
+            f"database timeout {seconds:g} s is out of range: give {DB_TIMEOUT_MIN_SECONDS:g} to "
+            f"{DB_TIMEOUT_MAX_SECONDS:g} seconds (--db-timeout, ECSRAM_DB_TIMEOUT)"
+        )
 
 
 def parse_metadata_listener(spec: str) -> tuple[str | None, tuple[str, int]]:

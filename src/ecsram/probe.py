@@ -12,13 +12,15 @@ from ecsram.store.database import Database, DatabaseUnusable
 
 # How long /_ecsram/health and /_ecsram/ready wait for the store before answering without it.
 PROBE_TIMEOUT_SECONDS = 1.0
+# The bound on a probe's own store calls, so that a probe thread ends even if the store never answers.
+PROBE_CALL_BOUND_SECONDS = 5.0
 
 
 def probe_store(url: str, *, write: bool) -> tuple[str, str | None]:
     """("ok", None), or the store's state and why: ("read-only", ...) or ("unavailable", ...).
     On a connection of its own, so that it can run beside the event loop's."""
     try:
-        database = Database(url, connect_timeout=PROBE_TIMEOUT_SECONDS)
+        database = Database(url, timeout=PROBE_CALL_BOUND_SECONDS)
     except DatabaseUnusable as exc:
         return "read-only", str(exc)
     try:
@@ -42,7 +44,9 @@ def probe_database(database: Database, *, write: bool) -> tuple[str, str | None]
 class StoreProbe:
     """Checks of the store for /_ecsram/health and /_ecsram/ready that never hold up the event
     loop: each runs in a daemon thread, and a caller waits at most PROBE_TIMEOUT_SECONDS for it.
-    One check of each kind runs at a time; callers that come meanwhile wait for that one."""
+    One check of each kind runs at a time; callers that come meanwhile wait for that one.
+    While the worker's own store circuit is open (a call overran --db-timeout), the answer is
+    "unavailable" with its reason at once, without a check."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -50,8 +54,12 @@ class StoreProbe:
         # An in-memory store exists only on the worker's own connection: probe that one, in the
         # loop (memory cannot hang).
         self.in_process: Database | None = None
+        # The worker's own Database, whose circuit says the store is stuck.
+        self.database: Database | None = None
 
     async def check(self, *, write: bool) -> tuple[str, str | None]:
+        if self.database is not None and (stuck := self.database.unavailable_reason) is not None:
+            return "unavailable", stuck
         if self.in_process is not None:
             return probe_database(self.in_process, write=write)
         future = self._running.get(write)

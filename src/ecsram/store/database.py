@@ -4,6 +4,12 @@ SQLite (the default) and PostgreSQL share every statement; what differs is set h
 driver connection's pragmas, how a write transaction begins, and how migrations are serialised.
 Each server process holds one driver connection: requests run their short transactions one
 after another on the event loop, so a process never needs a second one.
+
+A server's Database has a bound (``timeout``, ``--db-timeout``): each transaction arms a deadline
+that the watchdog thread (watchdog.py) enforces by breaking the call from outside, and a call
+that overran opens the circuit: later calls fail at once with DatabaseUnavailable (503) while a
+thread of the circuit, on a connection of its own, checks the store every second and closes the
+circuit when it answers again.
 """
 
 from __future__ import annotations
@@ -13,7 +19,11 @@ import fcntl
 import logging
 import os
 import re
+import signal
+import socket
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -26,6 +36,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool, StaticPool
 
 from ecsram.store.sql import DbapiConnection, Tx
+from ecsram.store.watchdog import WATCHDOG
 
 log = logging.getLogger("ecsram.store")
 
@@ -148,13 +159,41 @@ def describe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers run beside the one writer; NORMAL sync is durable across process crashes
-    # (the WAL is fsynced at checkpoints) and is what makes commits cheap.
-    dbapi_connection.execute("PRAGMA journal_mode=WAL")
-    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
-    dbapi_connection.execute("PRAGMA busy_timeout=10000")
-    dbapi_connection.execute("PRAGMA foreign_keys=ON")
+# How long SQLite waits for another process's write lock when no bound is set (the CLI tools).
+_BUSY_TIMEOUT_MS = 10000
+# How often a bounded Database whose circuit is open checks whether the store answers again.
+RECOVERY_CHECK_SECONDS = 1.0
+# The signal the watchdog sends to the event-loop (main) thread to end a blocking flock().
+_LOCK_WAIT_SIGNAL = signal.SIGUSR2
+
+
+def _sqlite_configurator(busy_timeout_ms: int) -> Any:
+    def configure(dbapi_connection: Any, _record: Any) -> None:
+        # WAL lets readers run beside the one writer; NORMAL sync is durable across process crashes
+        # (the WAL is fsynced at checkpoints) and is what makes commits cheap.
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+        # sqlite3_interrupt() does not end SQLite's wait for a lock, so a bounded Database waits at
+        # most its bound there (and reads the busy error as an overrun).
+        dbapi_connection.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+    return configure
+
+
+class _LockWaitExpired(Exception):
+    """Raised in the main thread by the signal handler, out of a blocking flock()."""
+
+
+class _MainThreadWait:
+    # True while the main thread waits in a blocking flock() that the watchdog may end.
+    active = False
+
+
+def _on_lock_wait_signal(_signum: int, _frame: object) -> None:
+    # Signals that come after the wait has ended are ignored: they must not raise elsewhere.
+    if _MainThreadWait.active:
+        raise _LockWaitExpired
 
 
 class WriterLock:
@@ -165,18 +204,69 @@ class WriterLock:
     hundreds of milliseconds on the slowest requests. An exclusive ``flock`` on a file beside the
     database queues the writers in the kernel instead, and wakes the next the moment the lock is
     released. (SQLite's own lock and busy timeout still guard against writers that do not take it.)
+
+    With a deadline the wait is bounded: in the main thread (the event loop's) a blocking flock
+    that the watchdog ends with a signal once the deadline has passed (``interrupt``); in any
+    other thread (the store probes) a poll every few milliseconds.
     """
 
     def __init__(self, path: Path) -> None:
         self._path = path
         self._fd: int | None = None
+        self._main_thread = threading.main_thread().ident
+        self._interruptible = False
+
+    def make_interruptible(self) -> None:
+        """Let the watchdog end a wait of the main thread (call in the main thread)."""
+        if threading.current_thread() is threading.main_thread():
+            if signal.getsignal(_LOCK_WAIT_SIGNAL) is not _on_lock_wait_signal:
+                signal.signal(_LOCK_WAIT_SIGNAL, _on_lock_wait_signal)
+            self._interruptible = True
 
     def __enter__(self) -> None:
-        if self._fd is None:
-            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        self.acquire(0.0)
 
     def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+    def acquire(self, deadline: float) -> None:
+        """Take the lock; with a deadline (monotonic time, 0.0 for none), raise
+        DatabaseUnavailable once it has passed."""
+        if self._fd is None:
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        if not deadline:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            return
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        if self._interruptible and threading.get_ident() == self._main_thread:
+            _MainThreadWait.active = True
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                _MainThreadWait.active = False
+            except _LockWaitExpired:
+                _MainThreadWait.active = False
+                fcntl.flock(self._fd, fcntl.LOCK_UN)  # taken just before the signal came, or not at all
+                raise DatabaseUnavailable(f"another process held the writer lock {self._path} too long") from None
+            return
+        while True:
+            time.sleep(0.005)
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise DatabaseUnavailable(f"another process held the writer lock {self._path} too long") from None
+
+    def interrupt(self) -> None:
+        """End the main thread's wait for the lock, if it waits (from the watchdog thread)."""
+        if self._interruptible and _MainThreadWait.active and self._main_thread is not None:
+            signal.pthread_kill(self._main_thread, _LOCK_WAIT_SIGNAL)
+
+    def release(self) -> None:
         assert self._fd is not None
         fcntl.flock(self._fd, fcntl.LOCK_UN)
 
@@ -187,11 +277,32 @@ class WriterLock:
 
 
 class Database:
-    def __init__(self, url: str, *, connect_timeout: float = 5.0, create_directory: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_timeout: float = 5.0,
+        create_directory: bool = False,
+        timeout: float | None = None,
+        circuit: bool = False,
+    ) -> None:
+        """``timeout``: the bound on one transaction (None: no bound, for the CLI tools), enforced
+        by the watchdog. ``circuit``: after a call overran, refuse calls until the store answers
+        again (the server's Database; a probe's has a bound but no circuit)."""
         self.url = normalise_url(url)
         sa_url = make_url(self.url)
         self._writer_lock: WriterLock | None = None
         self.memory = False
+        self.timeout = timeout
+        # monotonic() time by which the running transaction must end (0.0: none runs); the watchdog reads it.
+        self.deadline = 0.0
+        # Why the circuit is open (calls are refused at once), or None while it is closed.
+        self.unavailable_reason: str | None = None
+        self._circuit_lock = threading.Lock()
+        self._recovery: threading.Thread | None = None
+        busy_timeout_ms = _BUSY_TIMEOUT_MS if timeout is None else min(_BUSY_TIMEOUT_MS, max(1, int(timeout * 1000)))
+        if timeout is not None:
+            connect_timeout = timeout
         if sa_url.get_backend_name() == "sqlite":
             path = sqlite_file(self.url)
             self.memory = path is None
@@ -205,7 +316,7 @@ class Database:
                 check_sqlite_location(path, create_directory=create_directory)
                 self._writer_lock = WriterLock(Path(f"{path}.writer-lock"))
                 self.engine = create_engine(self.url, poolclass=NullPool, paramstyle="named")
-            event.listen(self.engine, "connect", _configure_sqlite)
+            event.listen(self.engine, "connect", _sqlite_configurator(busy_timeout_ms))
             self._begin_write = "BEGIN IMMEDIATE"
             self._unavailable: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
             self._conflicts: tuple[type[BaseException], ...] = ()
@@ -240,6 +351,13 @@ class Database:
         self.dialect = self.engine.dialect
         self.dialect_name: str = self.dialect.name
         self._fairy: Any = None
+        # An in-memory store has no other connection to check it with, and nothing outside
+        # the process can hold it up: its calls are bounded but no circuit opens.
+        self._circuit = circuit and timeout is not None and not self.memory
+        if timeout is not None:
+            if self._writer_lock is not None:
+                self._writer_lock.make_interruptible()
+            WATCHDOG.watch(self)
 
     # --- connections --------------------------------------------------------------------------
 
@@ -280,13 +398,105 @@ class Database:
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Tx]:
-        """One transaction: committed if the block completes, rolled back if it raises."""
-        if write and self._writer_lock is not None:
-            with self._writer_lock, self._transaction(write) as tx:
-                yield tx
-        else:
-            with self._transaction(write) as tx:
-                yield tx
+        """One transaction: committed if the block completes, rolled back if it raises.
+
+        With a bound, DatabaseUnavailable once the transaction has taken longer than it (the
+        watchdog breaks the call), or at once while the circuit is open."""
+        if self.unavailable_reason is not None:
+            raise DatabaseUnavailable(self.unavailable_reason)
+        if self.timeout is None:
+            if write and self._writer_lock is not None:
+                with self._writer_lock, self._transaction(write) as tx:
+                    yield tx
+            else:
+                with self._transaction(write) as tx:
+                    yield tx
+            return
+        self.deadline = deadline = time.monotonic() + self.timeout
+        try:
+            if write and self._writer_lock is not None:
+                self._writer_lock.acquire(deadline)
+                try:
+                    with self._transaction(write) as tx:
+                        yield tx
+                finally:
+                    self._writer_lock.release()
+            else:
+                with self._transaction(write) as tx:
+                    yield tx
+        except DatabaseUnavailable:
+            if time.monotonic() >= deadline:
+                self._open_circuit()
+            raise
+        finally:
+            self.deadline = 0.0
+
+    # --- the bound: watchdog and circuit ------------------------------------------------------
+
+    def overdue(self) -> None:
+        """The running call has overrun its bound: open the circuit and break the call, so that
+        it raises at once in its thread (called by the watchdog thread)."""
+        self._open_circuit()
+        if self._writer_lock is not None:
+            self._writer_lock.interrupt()
+        fairy = self._fairy
+        if fairy is None:  # connecting: bounded by the connect timeout, which is the bound
+            return
+        driver: Any = fairy.driver_connection
+        try:
+            if self.dialect_name == "sqlite":
+                driver.interrupt()  # thread-safe; the statement raises "interrupted"
+            else:
+                # A stopped server ignores a cancel request; shutting the socket down makes the
+                # blocked read return at once, and the connection is replaced on the next call.
+                sock = socket.socket(fileno=driver.pgconn.socket)
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                finally:
+                    sock.detach()
+        except Exception:  # the connection ended meanwhile: nothing left to break
+            log.debug("breaking an overdue store call failed", exc_info=True)
+
+    def _open_circuit(self) -> None:
+        if not self._circuit:
+            return
+        with self._circuit_lock:
+            if self.unavailable_reason is None:
+                self.unavailable_reason = (
+                    f"the store did not answer within {self.timeout:g} s (--db-timeout); calls are refused "
+                    "until it answers again"
+                )
+                log.warning("%s", self.unavailable_reason)
+            if self._recovery is None:
+                self._recovery = threading.Thread(target=self._recover, name="ecsram-store-recovery", daemon=True)
+                self._recovery.start()
+
+    def _recover(self) -> None:
+        """Check the store about once a second on a connection of its own, each check bounded
+        like any call; close the circuit when it answers a read and a write."""
+        probe: Database | None = None
+        try:
+            while True:
+                time.sleep(RECOVERY_CHECK_SECONDS)
+                try:
+                    if probe is None:
+                        probe = Database(self.url, timeout=self.timeout)
+                    probe.check_readable()
+                    probe.check_writable()
+                except DatabaseUnusable:
+                    break  # it answers, refusing writes: each call reports that itself
+                except Exception as exc:
+                    log.debug("the store does not answer yet: %s", exc)
+                    continue
+                break
+        finally:
+            if probe is not None:
+                with contextlib.suppress(Exception):
+                    probe.close()
+            with self._circuit_lock:
+                self.unavailable_reason = None
+                self._recovery = None
+        log.warning("the store answers again; calls are served")
 
     @contextmanager
     def _transaction(self, write: bool) -> Iterator[Tx]:
@@ -320,9 +530,13 @@ class Database:
                 return connection
             except self._unavailable as exc:
                 self._discard_connection()
-                if attempt == 2:
+                # No second try for a call the watchdog broke (the store is stuck, not restarted).
+                if attempt == 2 or self.unavailable_reason is not None or self._overran():
                     raise DatabaseUnavailable(str(exc)) from exc
         raise AssertionError("unreachable")
+
+    def _overran(self) -> bool:
+        return bool(self.deadline) and time.monotonic() >= self.deadline
 
     def _rollback_quietly(self, connection: DbapiConnection) -> None:
         try:
@@ -334,30 +548,48 @@ class Database:
 
     def check_readable(self) -> None:
         """Raise DatabaseUnavailable unless the store answers a read of its schema version."""
-        connection = self._begin(write=False)
-        try:
-            connection.execute("SELECT version_num FROM alembic_version").fetchall()
-        except self.driver_errors as exc:
+        with self._bounded():
+            connection = self._begin(write=False)
+            try:
+                connection.execute("SELECT version_num FROM alembic_version").fetchall()
+            except self.driver_errors as exc:
+                self._rollback_quietly(connection)
+                raise DatabaseUnavailable(str(exc)) from exc
             self._rollback_quietly(connection)
-            raise DatabaseUnavailable(str(exc)) from exc
-        self._rollback_quietly(connection)
 
     def check_writable(self) -> None:
         """Raise DatabaseUnusable if the store refuses writes (a read-only file, a read-only
         PostgreSQL role or transaction), DatabaseUnavailable if it does not answer. The probe
         rewrites the schema-version row to itself and rolls back, so it changes nothing."""
-        lock: contextlib.AbstractContextManager[None] = self._writer_lock or contextlib.nullcontext()
-        with lock:
+        with self._bounded() as deadline:
+            if self._writer_lock is not None:
+                self._writer_lock.acquire(deadline)
             try:
-                connection = self._begin(write=True)
-            except DatabaseUnavailable as exc:
-                raise self._refusal(exc.__cause__) or exc from exc.__cause__
-            try:
-                connection.execute("UPDATE alembic_version SET version_num = version_num")
-            except self.driver_errors as exc:
+                try:
+                    connection = self._begin(write=True)
+                except DatabaseUnavailable as exc:
+                    raise self._refusal(exc.__cause__) or exc from exc.__cause__
+                try:
+                    connection.execute("UPDATE alembic_version SET version_num = version_num")
+                except self.driver_errors as exc:
+                    self._rollback_quietly(connection)
+                    raise self._refusal(exc) or DatabaseUnavailable(str(exc)) from exc
                 self._rollback_quietly(connection)
-                raise self._refusal(exc) or DatabaseUnavailable(str(exc)) from exc
-            self._rollback_quietly(connection)
+            finally:
+                if self._writer_lock is not None:
+                    self._writer_lock.release()
+
+    @contextmanager
+    def _bounded(self) -> Iterator[float]:
+        """Arm the deadline (when there is a bound) around a probe; yields it (0.0: none)."""
+        if self.timeout is None:
+            yield 0.0
+            return
+        self.deadline = deadline = time.monotonic() + self.timeout
+        try:
+            yield deadline
+        finally:
+            self.deadline = 0.0
 
     def _refusal(self, exc: BaseException | None) -> DatabaseUnusable | None:
         """A DatabaseUnusable for a driver error that means "writes are refused", else None."""
