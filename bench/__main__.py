@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -41,6 +42,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help=f"comma-separated groups out of {', '.join(GROUPS)} (default: all but {', '.join(OPT_IN_GROUPS)})",
     )
     run.add_argument("--pg-delay-ms", type=float, default=0.5, help="pgscale: delay proxy, ms each way")
+    run.add_argument(
+        "--pg-compare-src", type=Path, default=None, help="pgscale: also measure this src/ (1 worker), e.g. before"
+    )
     run.add_argument("--memory-cycles", type=int, default=1_000_000, help="memory: attach+detach cycles")
     run.add_argument("--memory-minutes", type=float, default=60.0, help="memory: stop the cycles after this")
     run.add_argument("--skip", default="", help="comma-separated groups to leave out")
@@ -73,6 +77,7 @@ def options_from(args: argparse.Namespace, workdir: Path) -> Options:
         source=args.ecsram_src.resolve() if args.ecsram_src else None,
         groups=tuple(g for g in GROUPS if g in groups and g not in skip),
         pg_delay_ms=args.pg_delay_ms,
+        compare_source=args.pg_compare_src.resolve() if args.pg_compare_src else None,
         memory_cycles=args.memory_cycles,
         memory_minutes=args.memory_minutes,
         memory_chunk=10.0 if args.quick else 30.0,
@@ -190,6 +195,9 @@ def selftest() -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "run":
+        # SIGTERM (and SIGINT, which a shell ignores in a background job) stop the run the way
+        # Ctrl-C does: servers stopped, temporary databases dropped, what was measured written.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         return run(args)
     if args.command == "report":
         return rerender(args.results)

@@ -193,6 +193,13 @@ class Results:
                 out.append(self.ratio(name, slow, hello, rps, "info -", "req/s"))
                 name = f"pg attach+detach w{w} {label.strip('/')} vs direct"
                 out.append(self.ratio(name, slow, direct, rps, "info -", "req/s"))
+        for label in [x for x in delayed if x.endswith("/before")]:
+            for c in sorted({1, connections}):
+                after = f("pg_attach_detach", "ecsram", 1, c, label.removesuffix("/before"))
+                before = f("pg_attach_detach", "ecsram", 1, c, label)
+                name = f"pg attach+detach w1 c{c} {label.removesuffix('/before').strip('/')}: this build vs before"
+                out.append(self.ratio(name, after, before, rps, "info -", "req/s"))
+        delayed = [x for x in delayed if not x.endswith("/before")]
         for label in ["/direct", *delayed]:
             one = f("pg_attach_detach", "ecsram", 1, 1, label)
             many = f("pg_attach_detach", "ecsram", 1, connections, label)

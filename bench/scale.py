@@ -143,26 +143,33 @@ def pgscale_group(bench: Bench) -> None:
         facts["select1_proxy"] = round_trip_ms(proxy.port)
         bench.log(f"  SELECT 1 round trip: direct {facts['select1_direct']}, proxy {facts['select1_proxy']}")
         pool = bench.hello_pool()
+        paths = (("direct", PG_PORT), ("proxy", proxy.port))
         proxied_1w: tuple[int, list[str]] | None = None
         for workers in SCALE_WORKERS:
             hello = bench.hello(stack, workers)
             bench.cell("hello", "hello", workers, hello.port, hello_workload(pool), label="/pg")
-            for path, port in (("direct", PG_PORT), ("proxy", proxy.port)):
-                database = stack.enter_context(scratch_database(f"w{workers}_{path}"))
+            # The build under test, and (1 worker, when --pg-compare-src is given) another one beside it.
+            sources: list[tuple[str, Any]] = [("", options.source)]
+            if workers == 1 and options.compare_source is not None:
+                sources.append(("/before", options.compare_source))
+            variants = [(path, port, tag, src) for tag, src in sources for path, port in paths]
+            for path, port, tag, source in variants:
+                database = stack.enter_context(scratch_database(f"w{workers}_{path}{tag.replace('/', '_')}"))
                 url = f"postgresql://{PG_USER}@{PG_HOST}:{port}/{database}"
-                server = bench.ecsram(stack, url, workers)
+                server = servers.start_ecsram(url, workers, source)
+                stack.callback(server.stop)
                 setup = bench.setup_ecsram(server, options.instances)
                 if setup.missing:
-                    bench.pend(f"pg_attach_detach w{workers} {path}", str(setup.missing))
+                    bench.pend(f"pg_attach_detach w{workers} {path}{tag}", str(setup.missing))
                     continue
-                label = "/direct" if path == "direct" else f"/delay{delay:g}ms"
+                label = ("/direct" if path == "direct" else f"/delay{delay:g}ms") + tag
                 connection_counts = sorted({1, options.connections}) if workers == 1 else [options.connections]
                 for connections in connection_counts:
                     cycles = bench.cycles(server.port, setup.cycle_ids)
                     bench.cell(
                         "pg_attach_detach", "ecsram", workers, server.port, cycles, connections=connections, label=label
                     )
-                if workers == 1 and path == "proxy":
+                if workers == 1 and path == "proxy" and not tag:
                     proxied_1w = (server.port, setup.cycle_ids[:50])
         if proxied_1w is not None:
             port, ids = proxied_1w
@@ -171,7 +178,14 @@ def pgscale_group(bench: Bench) -> None:
                 bench.log(f"  database round trips per attach or detach: {facts['round_trips_per_request']}")
             except (RuntimeError, ApiCallError) as exc:
                 facts["round_trips_per_request"] = f"not measured: {exc}"
+        if options.compare_source is not None:
+            facts["compare_source"] = str(options.compare_source)
         bench.runner().measure(bench.measurements[first:])
+        facts["select1_direct_at_end"] = round_trip_ms(PG_PORT)
+        facts["select1_proxy_at_end"] = round_trip_ms(proxy.port)
+        bench.log(
+            f"  SELECT 1 at the end: direct {facts['select1_direct_at_end']}, proxy {facts['select1_proxy_at_end']}"
+        )
     facts["cells"] = [
         {"key": m.key, "rps": m.rps, "p50_ms": m.p50, "p99_ms": m.p99, "clean": m.clean}
         for m in bench.measurements[first:]

@@ -68,6 +68,7 @@ class Options:
     source: Path | None = None  # benchmark another checkout's src/ instead of the installed ecsram
     groups: tuple[str, ...] = GROUPS
     pg_delay_ms: float = 0.5  # pgscale: the delay proxy's delay, each way
+    compare_source: Path | None = None  # pgscale: another src/ measured beside this one (1 worker)
     memory_cycles: int = 1_000_000  # memory: attach+detach cycles to run ...
     memory_minutes: float = 60.0  # ... or fewer, if this time runs out first
     memory_chunk: float = 30.0  # memory: seconds of load between two RSS samples
