@@ -299,7 +299,7 @@ class Database:
             self._rollback_quietly(connection)
             raise
         try:
-            connection.execute("COMMIT")
+            tx.finish("COMMIT")  # with the savepoint statements still deferred (see Tx)
         except self._unavailable as exc:
             self._rollback_quietly(connection)
             raise DatabaseUnavailable(str(exc)) from exc
