@@ -180,7 +180,9 @@ class Results:
     def pg_ratios(self, connections: int) -> list[Ratio]:
         """pgscale: attach+detach on PostgreSQL vs hello, and behind the delay proxy vs direct."""
         f = self.find
-        delayed = sorted({m.label for m in self.measurements if m.scenario == "pg_attach_detach"} - {"/direct"})
+        labels = {m.label for m in self.measurements if m.scenario == "pg_attach_detach"}
+        delayed = sorted(label for label in labels - {"/direct"} if not label.endswith("/before"))
+        before = sorted(label for label in labels if label.endswith("/before"))
         out: list[Ratio] = []
         workers = sorted({m.workers for m in self.measurements if m.scenario == "pg_attach_detach" and m.workers})
         for w in workers:
@@ -193,13 +195,12 @@ class Results:
                 out.append(self.ratio(name, slow, hello, rps, "info -", "req/s"))
                 name = f"pg attach+detach w{w} {label.strip('/')} vs direct"
                 out.append(self.ratio(name, slow, direct, rps, "info -", "req/s"))
-        for label in [x for x in delayed if x.endswith("/before")]:
+        for label in before:
             for c in sorted({1, connections}):
                 after = f("pg_attach_detach", "ecsram", 1, c, label.removesuffix("/before"))
-                before = f("pg_attach_detach", "ecsram", 1, c, label)
+                previous = f("pg_attach_detach", "ecsram", 1, c, label)
                 name = f"pg attach+detach w1 c{c} {label.removesuffix('/before').strip('/')}: this build vs before"
-                out.append(self.ratio(name, after, before, rps, "info -", "req/s"))
-        delayed = [x for x in delayed if not x.endswith("/before")]
+                out.append(self.ratio(name, after, previous, rps, "info -", "req/s"))
         for label in ["/direct", *delayed]:
             one = f("pg_attach_detach", "ecsram", 1, 1, label)
             many = f("pg_attach_detach", "ecsram", 1, connections, label)

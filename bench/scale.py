@@ -144,7 +144,7 @@ def pgscale_group(bench: Bench) -> None:
         bench.log(f"  SELECT 1 round trip: direct {facts['select1_direct']}, proxy {facts['select1_proxy']}")
         pool = bench.hello_pool()
         paths = (("direct", PG_PORT), ("proxy", proxy.port))
-        proxied_1w: tuple[int, list[str]] | None = None
+        proxied_1w: dict[str, tuple[int, list[str]]] = {}
         for workers in SCALE_WORKERS:
             hello = bench.hello(stack, workers)
             bench.cell("hello", "hello", workers, hello.port, hello_workload(pool), label="/pg")
@@ -169,15 +169,15 @@ def pgscale_group(bench: Bench) -> None:
                     bench.cell(
                         "pg_attach_detach", "ecsram", workers, server.port, cycles, connections=connections, label=label
                     )
-                if workers == 1 and path == "proxy" and not tag:
-                    proxied_1w = (server.port, setup.cycle_ids[:50])
-        if proxied_1w is not None:
-            port, ids = proxied_1w
+                if workers == 1 and path == "proxy":
+                    proxied_1w[tag] = (server.port, setup.cycle_ids[:50])
+        for tag, (port, ids) in proxied_1w.items():
+            name = f"round_trips_per_request{tag.replace('/', '_')}"
             try:
-                facts["round_trips_per_request"] = round(round_trips_per_request(proxy, port, bench, ids, ROLE), 2)
-                bench.log(f"  database round trips per attach or detach: {facts['round_trips_per_request']}")
+                facts[name] = round(round_trips_per_request(proxy, port, bench, ids, ROLE), 2)
+                bench.log(f"  database round trips per attach or detach{tag}: {facts[name]}")
             except (RuntimeError, ApiCallError) as exc:
-                facts["round_trips_per_request"] = f"not measured: {exc}"
+                facts[name] = f"not measured: {exc}"
         if options.compare_source is not None:
             facts["compare_source"] = str(options.compare_source)
         bench.runner().measure(bench.measurements[first:])
