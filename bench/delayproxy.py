@@ -12,7 +12,8 @@ count their timeouts in milliseconds, which would turn a 0.5 ms delay into a 1 m
 
 Run: ``python -m bench.delayproxy --delay-ms 0.5 [--port P] [--upstream 127.0.0.1:5432]``; the first
 stdout line is ``delay proxy listening on http://127.0.0.1:PORT ...`` (``bench.servers`` reads it);
-SIGUSR1 makes it print a ``counts upstream_chunks=N downstream_chunks=M connections=C`` line.
+SIGUSR1 makes it print a ``counts upstream_chunks=N downstream_chunks=M round_trips=R connections=C``
+line (a round trip: client bytes after an answer; statements pipelined together count once).
 """
 
 from __future__ import annotations
@@ -37,7 +38,12 @@ def loopback(host: str) -> str:
 
 
 async def _forward(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float, counts: dict[str, int], name: str
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    delay: float,
+    counts: dict[str, int],
+    name: str,
+    last: list[str],
 ) -> None:
     """Copy ``reader`` to ``writer``, each chunk ``delay`` seconds after it was read, in order."""
     loop = asyncio.get_running_loop()
@@ -48,6 +54,11 @@ async def _forward(
             while data := await reader.read(CHUNK):
                 queue.put_nowait((loop.time() + delay, data))
                 counts[name] += 1
+                # A client chunk after an answer (or first on its connection) starts a round trip;
+                # chunks the client sends without waiting in between (pipelining) do not.
+                if name == "upstream_chunks" and last[0] != "up":
+                    counts["round_trips"] += 1
+                last[0] = "up" if name == "upstream_chunks" else "down"
         except OSError:
             pass
         finally:
@@ -76,9 +87,8 @@ class DelayProxy:
     def __init__(self, upstream: tuple[str, int], delay: float) -> None:
         self.upstream = upstream
         self.delay = delay
-        # Chunks read from the clients (≈ database round trips: a client that waits for each
-        # answer sends each statement as one chunk) and from the upstream; connections accepted.
-        self.counts = {"upstream_chunks": 0, "downstream_chunks": 0, "connections": 0}
+        # Chunks read from the clients and from the upstream, round trips, connections accepted.
+        self.counts = {"upstream_chunks": 0, "downstream_chunks": 0, "round_trips": 0, "connections": 0}
 
     def report(self) -> None:
         print("counts " + " ".join(f"{k}={v}" for k, v in self.counts.items()), flush=True)
@@ -94,10 +104,11 @@ class DelayProxy:
             sock = writer.get_extra_info("socket")
             if sock is not None:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        last = [""]  # the direction of the connection's latest chunk
         try:
             await asyncio.gather(
-                _forward(client_reader, server_writer, self.delay, self.counts, "upstream_chunks"),
-                _forward(server_reader, client_writer, self.delay, self.counts, "downstream_chunks"),
+                _forward(client_reader, server_writer, self.delay, self.counts, "upstream_chunks", last),
+                _forward(server_reader, client_writer, self.delay, self.counts, "downstream_chunks", last),
             )
         finally:
             for writer in (client_writer, server_writer):

@@ -21,11 +21,13 @@ import signal
 import statistics
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench import bulkload, servers
 from bench.ecsapi import REGION, ApiCallError, EcsramClient
 from bench.runner import LoadSettings, Measurement, Runner
+from bench.signer import V1Signer
 from bench.workloads import describe_by_instance
 
 if TYPE_CHECKING:
@@ -105,9 +107,10 @@ def proxy_counts(proxy: servers.Server) -> dict[str, int]:
     raise RuntimeError("the delay proxy did not report its counters")
 
 
-def round_trips_per_request(proxy: servers.Server, port: int, bench: Bench, ids: list[str], role: str) -> float:
-    """Sequential attach+detach cycles through a proxied server: client-to-database chunks per request."""
-    client = EcsramClient("127.0.0.1", port, bench.signer)
+def round_trips_per_request(proxy: servers.Server, port: int, signer: V1Signer, ids: list[str], role: str) -> float:
+    """Sequential attach+detach cycles through a proxied server: database round trips per request
+    (with whatever the server does beside them in that time: the fault-rule refresh, nonce pruning)."""
+    client = EcsramClient("127.0.0.1", port, signer)
     try:
         cycles = 0
         before = proxy_counts(proxy)
@@ -119,7 +122,7 @@ def round_trips_per_request(proxy: servers.Server, port: int, bench: Bench, ids:
         after = proxy_counts(proxy)
     finally:
         client.close()
-    return (after["upstream_chunks"] - before["upstream_chunks"]) / (2 * cycles)
+    return (after["round_trips"] - before["round_trips"]) / (2 * cycles)
 
 
 def pgscale_group(bench: Bench) -> None:
@@ -174,7 +177,7 @@ def pgscale_group(bench: Bench) -> None:
         for tag, (port, ids) in proxied_1w.items():
             name = f"round_trips_per_request{tag.replace('/', '_')}"
             try:
-                facts[name] = round(round_trips_per_request(proxy, port, bench, ids, ROLE), 2)
+                facts[name] = round(round_trips_per_request(proxy, port, bench.signer, ids, ROLE), 2)
                 bench.log(f"  database round trips per attach or detach{tag}: {facts[name]}")
             except (RuntimeError, ApiCallError) as exc:
                 facts[name] = f"not measured: {exc}"
@@ -292,3 +295,39 @@ def fit(samples: list[dict[str, Any]]) -> dict[str, Any]:
         "last_rss_kib": last_y,
         "rss_kib_at_1M_extrapolated": round(last_y + slope * max(0, 1_000_000 - last_x)),
     }
+
+
+def round_trips_command(sources: list[Path | None], cycles: int = 100) -> dict[str, float]:
+    """``python -m bench.scale round-trips [SRC ...]``: database round trips per attach or detach,
+    through the delay proxy (0 ms: only counting), for the installed build and each ``src/`` given."""
+    from bench.ecsapi import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
+
+    signer = V1Signer(DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET)
+    found: dict[str, float] = {}
+    proxy = servers.start_delay_proxy(0.0, f"{PG_HOST}:{PG_PORT}")
+    try:
+        for number, source in enumerate(sources):
+            with scratch_database(f"rt{number}") as database:
+                url = f"postgresql://{PG_USER}@{PG_HOST}:{proxy.port}/{database}"
+                server = servers.start_ecsram(url, 1, source)
+                try:
+                    client = EcsramClient("127.0.0.1", server.port, signer)
+                    client.create_ecs_role("RoundTrips")
+                    ids = client.run_instances(cycles)
+                    client.close()
+                    measured = round_trips_per_request(proxy, server.port, signer, ids, "RoundTrips")
+                    found[str(source or "installed")] = round(measured, 2)
+                finally:
+                    server.stop()
+    finally:
+        proxy.stop()
+    return found
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    if sys.argv[1:2] != ["round-trips"]:
+        raise SystemExit("usage: python -m bench.scale round-trips [OTHER_SRC ...]")
+    print(json.dumps(round_trips_command([None, *(Path(p).resolve() for p in sys.argv[2:])]), indent=1))
