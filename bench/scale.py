@@ -299,12 +299,12 @@ def fit(samples: list[dict[str, Any]]) -> dict[str, Any]:
 
 def round_trips_command(sources: list[Path | None], cycles: int = 100) -> dict[str, float]:
     """``python -m bench.scale round-trips [SRC ...]``: database round trips per attach or detach,
-    through the delay proxy (0 ms: only counting), for the installed build and each ``src/`` given."""
+    through the delay proxy (0.5 ms each way), for the installed build and each ``src/`` given."""
     from bench.ecsapi import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 
     signer = V1Signer(DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET)
     found: dict[str, float] = {}
-    proxy = servers.start_delay_proxy(0.0, f"{PG_HOST}:{PG_PORT}")
+    proxy = servers.start_delay_proxy(0.5, f"{PG_HOST}:{PG_PORT}")
     try:
         for number, source in enumerate(sources):
             with scratch_database(f"rt{number}") as database:

@@ -16,9 +16,10 @@ from ecsram.store import settings as stored
 from ecsram.store.database import Database
 
 
-@pytest.fixture
-def database(database_factory: Callable[[], str]) -> Iterator[Database]:
-    db = Database(database_factory())
+@pytest.fixture(params=[True, False], ids=["pipelined", "one-by-one"])
+def database(database_factory: Callable[[], str], request: pytest.FixtureRequest) -> Iterator[Database]:
+    # Pipelining is chosen per connection from its round trip; both ways are forced here.
+    db = Database(database_factory(), pipeline=request.param)
     db.migrate()
     yield db
     db.close()

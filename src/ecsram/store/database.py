@@ -25,7 +25,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool, StaticPool
 
-from ecsram.store.sql import DbapiConnection, Tx
+from ecsram.store.sql import DbapiConnection, Tx, worth_pipelining
 
 log = logging.getLogger("ecsram.store")
 
@@ -187,7 +187,13 @@ class WriterLock:
 
 
 class Database:
-    def __init__(self, url: str, *, connect_timeout: float = 5.0, create_directory: bool = False) -> None:
+    def __init__(
+        self, url: str, *, connect_timeout: float = 5.0, create_directory: bool = False, pipeline: bool | None = None
+    ) -> None:
+        # Savepoint statements sent with the next statement (see Tx): None decides per connection
+        # from its measured round trip; True / False force it (tests).
+        self._pipeline_setting = pipeline
+        self._pipelines = False
         self.url = normalise_url(url)
         sa_url = make_url(self.url)
         self._writer_lock: WriterLock | None = None
@@ -250,6 +256,9 @@ class Database:
             else:
                 driver.autocommit = True
             self._fairy = fairy
+            if self.dialect_name == "postgresql":
+                setting = self._pipeline_setting
+                self._pipelines = worth_pipelining(driver) if setting is None else setting
         connection: DbapiConnection = self._fairy.driver_connection
         return connection
 
@@ -286,7 +295,7 @@ class Database:
     @contextmanager
     def _transaction(self, write: bool) -> Iterator[Tx]:
         connection = self._begin(write)
-        tx = Tx(connection, self.dialect)
+        tx = Tx(connection, self.dialect, pipelines=self._pipelines)
         try:
             yield tx
         except self._conflicts as exc:
