@@ -9,15 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import machine, profiling, report
+from bench import machine, profiling, report, scale
 from bench.runner import Measurement, measurement_from_json
-from bench.scenarios import GROUPS, Bench, Options
+from bench.scenarios import GROUPS, OPT_IN_GROUPS, Bench, Options
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -33,7 +35,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     run.add_argument("--connections", type=int, default=16, help="keep-alive connections of the load generator")
     run.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
     run.add_argument("--wrk-threads", type=int, default=1, help="wrk threads when --generator wrk")
-    run.add_argument("--only", default=",".join(GROUPS), help=f"comma-separated groups out of {', '.join(GROUPS)}")
+    default_groups = ",".join(g for g in GROUPS if g not in OPT_IN_GROUPS)
+    run.add_argument(
+        "--only",
+        default=default_groups,
+        help=f"comma-separated groups out of {', '.join(GROUPS)} (default: all but {', '.join(OPT_IN_GROUPS)})",
+    )
+    run.add_argument("--pg-delay-ms", type=float, default=0.5, help="pgscale: delay proxy, ms each way")
+    run.add_argument(
+        "--pg-compare-src", type=Path, default=None, help="pgscale: also measure this src/ (1 worker), e.g. before"
+    )
+    run.add_argument("--memory-cycles", type=int, default=1_000_000, help="memory: attach+detach cycles")
+    run.add_argument("--memory-minutes", type=float, default=60.0, help="memory: stop the cycles after this")
     run.add_argument("--skip", default="", help="comma-separated groups to leave out")
     run.add_argument("--ecsram-src", type=Path, default=None, help="benchmark the ecsram in this src/ directory")
     run.add_argument("--keep-workdir", action="store_true", help="keep the temporary databases and request files")
@@ -63,6 +76,11 @@ def options_from(args: argparse.Namespace, workdir: Path) -> Options:
         batch_pool=5_000 if args.quick else 20_000,
         source=args.ecsram_src.resolve() if args.ecsram_src else None,
         groups=tuple(g for g in GROUPS if g in groups and g not in skip),
+        pg_delay_ms=args.pg_delay_ms,
+        compare_source=args.pg_compare_src.resolve() if args.pg_compare_src else None,
+        memory_cycles=args.memory_cycles,
+        memory_minutes=args.memory_minutes,
+        memory_chunk=10.0 if args.quick else 30.0,
     )
 
 
@@ -87,12 +105,14 @@ def run(args: argparse.Namespace) -> int:
         log(f"load generator: {bench.settings.generator} ({bench.settings.lanes} thread(s))")
         if {"api", "moto", "imds"} & set(options.groups):
             bench.api_group()
-        steps = {
+        steps: dict[str, Callable[[], None]] = {
             "batch": bench.batch_group,
             "store": bench.store_group,
             "profile": bench.profile_group,
             "log": bench.log_group,
             "trail": bench.trail_group,
+            "pgscale": lambda: scale.pgscale_group(bench),
+            "memory": lambda: scale.memory_group(bench),
         }
         for group, step in steps.items():
             if group in options.groups:
@@ -175,6 +195,9 @@ def selftest() -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "run":
+        # SIGTERM (and SIGINT, which a shell ignores in a background job) stop the run the way
+        # Ctrl-C does: servers stopped, temporary databases dropped, what was measured written.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         return run(args)
     if args.command == "report":
         return rerender(args.results)

@@ -174,6 +174,47 @@ class Results:
                         "req/s",
                     )
                 )
+        out.extend(self.pg_ratios(connections))
+        return out
+
+    def pg_ratios(self, connections: int) -> list[Ratio]:
+        """pgscale: attach+detach on PostgreSQL vs hello, and behind the delay proxy vs direct."""
+        f = self.find
+        labels = {m.label for m in self.measurements if m.scenario == "pg_attach_detach"}
+        delayed = sorted(label for label in labels - {"/direct"} if not label.endswith("/before"))
+        before = sorted(label for label in labels if label.endswith("/before"))
+        out: list[Ratio] = []
+        workers = sorted({m.workers for m in self.measurements if m.scenario == "pg_attach_detach" and m.workers})
+        for w in workers:
+            hello = f("hello", "hello", w, connections, "/pg")
+            direct = f("pg_attach_detach", "ecsram", w, connections, "/direct")
+            out.append(self.ratio(f"pg attach+detach w{w} direct vs hello w{w}", direct, hello, rps, "info -", "req/s"))
+            for label in delayed:
+                slow = f("pg_attach_detach", "ecsram", w, connections, label)
+                name = f"pg attach+detach w{w} {label.strip('/')} vs hello w{w}"
+                out.append(self.ratio(name, slow, hello, rps, "info -", "req/s"))
+                name = f"pg attach+detach w{w} {label.strip('/')} vs direct"
+                out.append(self.ratio(name, slow, direct, rps, "info -", "req/s"))
+        for label in before:
+            for c in sorted({1, connections}):
+                after = f("pg_attach_detach", "ecsram", 1, c, label.removesuffix("/before"))
+                previous = f("pg_attach_detach", "ecsram", 1, c, label)
+                name = f"pg attach+detach w1 c{c} {label.removesuffix('/before').strip('/')}: this build vs before"
+                out.append(self.ratio(name, after, previous, rps, "info -", "req/s"))
+        for label in ["/direct", *delayed]:
+            one = f("pg_attach_detach", "ecsram", 1, 1, label)
+            many = f("pg_attach_detach", "ecsram", 1, connections, label)
+            name = f"pg attach+detach w1 {label.strip('/')}: c{connections} vs c1"
+            out.append(self.ratio(name, many, one, rps, "info -", "req/s"))
+        for label in ["/direct", *delayed]:
+            base = f("pg_attach_detach", "ecsram", 1, connections, label)
+            for w in workers[1:]:
+                name = f"pg attach+detach {label.strip('/')}: w{w} vs w1"
+                out.append(
+                    self.ratio(
+                        name, f("pg_attach_detach", "ecsram", w, connections, label), base, rps, "info -", "req/s"
+                    )
+                )
         return out
 
     def p99_over_p50(self, name: str, m: Measurement | None) -> Ratio:

@@ -46,7 +46,9 @@ from bench.workloads import (
 ROLE = "BenchEcsRole"
 MOTO_PROFILE = "bench-profile"
 BOUND = 100  # instances bound to the role for the Describe and metadata scenarios
-GROUPS = ("generators", "api", "moto", "imds", "batch", "store", "profile", "log", "trail")
+GROUPS = ("generators", "api", "moto", "imds", "batch", "store", "profile", "log", "trail", "pgscale", "memory")
+# Run only when named in --only: pgscale needs the machine's PostgreSQL, memory runs for a long time.
+OPT_IN_GROUPS = ("pgscale", "memory")
 
 
 @dataclass
@@ -65,6 +67,11 @@ class Options:
     small_store: int = 1_000
     source: Path | None = None  # benchmark another checkout's src/ instead of the installed ecsram
     groups: tuple[str, ...] = GROUPS
+    pg_delay_ms: float = 0.5  # pgscale: the delay proxy's delay, each way
+    compare_source: Path | None = None  # pgscale: another src/ measured beside this one (1 worker)
+    memory_cycles: int = 1_000_000  # memory: attach+detach cycles to run ...
+    memory_minutes: float = 60.0  # ... or fewer, if this time runs out first
+    memory_chunk: float = 30.0  # memory: seconds of load between two RSS samples
 
     def worker_counts(self) -> list[int]:
         return sorted({1, self.workers})

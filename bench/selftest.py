@@ -6,13 +6,19 @@
 - attach+detach cycles run clean on a pool of 16 instances, so every instance is re-used many
   times in a run (a detach sent before its attach was answered, or an attach before the previous
   detach of the instance was, would fail);
-- the bulk loader fills a migrated store, and ecsram accepts its instances.
+- the bulk loader fills a migrated store, and ecsram accepts its instances;
+- the delay proxy adds its delay to a round trip (measured with and without it, against an echo
+  server) and passes a burst of bytes through whole and in order.
 """
 
 from __future__ import annotations
 
 import shutil
+import socket
+import statistics
 import tempfile
+import threading
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -93,10 +99,75 @@ def check_bulk_load(workdir: Path) -> None:
         server.stop()
 
 
+def _echo_server() -> tuple[socket.socket, int]:
+    """A loopback TCP echo server on a thread (one connection at a time), for the proxy check."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                while data := connection.recv(65536):
+                    connection.sendall(data)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, int(listener.getsockname()[1])
+
+
+def _round_trips(port: int, count: int) -> tuple[list[float], bytes]:
+    """``count`` numbered round trips on one connection: their times (ms) and everything echoed."""
+    times, echoed = [], b""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for n in range(count):
+            message = f"{n:06d};".encode()
+            started = time.perf_counter()
+            sock.sendall(message)
+            received = b""
+            while len(received) < len(message):
+                received += sock.recv(65536)
+            times.append((time.perf_counter() - started) * 1000)
+            echoed += received
+        # A burst sent without waiting comes back whole and in order (nothing held back or reordered).
+        burst = b"".join(f"b{n:05d};".encode() for n in range(2000))
+        sock.sendall(burst)
+        received = b""
+        while len(received) < len(burst):
+            received += sock.recv(65536)
+        echoed += received
+    return times, echoed
+
+
+def check_delay_proxy(_: Path) -> None:
+    delay_ms = 2.0
+    listener, port = _echo_server()
+    proxy = servers.start_delay_proxy(delay_ms, f"127.0.0.1:{port}")
+    try:
+        direct, _echoed = _round_trips(port, 100)
+        proxied, echoed = _round_trips(proxy.port, 100)
+    finally:
+        proxy.stop()
+        listener.close()
+    expected = "".join(f"{n:06d};" for n in range(100)) + "".join(f"b{n:05d};" for n in range(2000))
+    assert echoed.decode() == expected, "the proxy changed or reordered the bytes"
+    added = statistics.median(proxied) - statistics.median(direct)
+    # Two delays per round trip; the proxy may add its own time, never take any away.
+    assert added >= 2 * delay_ms * 0.95, f"round trip +{added:.3f} ms through a {delay_ms} ms proxy"
+    assert min(proxied) >= 2 * delay_ms * 0.95, f"a round trip took {min(proxied):.3f} ms through the proxy"
+    print(
+        f"     delay proxy: round trip {statistics.median(direct):.3f} ms direct, "
+        f"{statistics.median(proxied):.3f} ms through {delay_ms:g} ms each way"
+    )
+
+
 CHECKS: dict[str, Callable[[Path], None]] = {
     "signer matches the published V1 vector": check_vector,
     "generators run clean (no duplicate, ordered follow-ups)": check_generators,
     "bulk loader fills a store ecsram serves": check_bulk_load,
+    "delay proxy adds its delay each way and keeps the bytes in order": check_delay_proxy,
 }
 
 

@@ -157,3 +157,9 @@ def start_moto(moto_server: Path) -> Server:
     server = _spawn("moto", command, port=port)
     wait_ready(server, "/moto-api/")
     return server
+
+
+def start_delay_proxy(delay_ms: float, upstream: str = "127.0.0.1:5432") -> Server:
+    """The TCP delay proxy (bench/delayproxy.py) in front of ``upstream``, ``delay_ms`` each way."""
+    command = [sys.executable, "-m", "bench.delayproxy", "--delay-ms", str(delay_ms), "--upstream", upstream]
+    return _spawn("delayproxy", command, port=None)

@@ -35,7 +35,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool, StaticPool
 
-from ecsram.store.sql import DbapiConnection, Tx
+from ecsram.store.sql import DbapiConnection, Tx, worth_pipelining
 from ecsram.store.watchdog import WATCHDOG
 
 log = logging.getLogger("ecsram.store")
@@ -285,10 +285,15 @@ class Database:
         create_directory: bool = False,
         timeout: float | None = None,
         circuit: bool = False,
+        pipeline: bool | None = None,
     ) -> None:
         """``timeout``: the bound on one transaction (None: no bound, for the CLI tools), enforced
         by the watchdog. ``circuit``: after a call overran, refuse calls until the store answers
-        again (the server's Database; a probe's has a bound but no circuit)."""
+        again (the server's Database; a probe's has a bound but no circuit). ``pipeline``: savepoint
+        statements sent with the next statement (see Tx): None decides per connection from its
+        measured round trip; True / False force it (tests)."""
+        self._pipeline_setting = pipeline
+        self._pipelines = False
         self.url = normalise_url(url)
         sa_url = make_url(self.url)
         self._writer_lock: WriterLock | None = None
@@ -373,6 +378,9 @@ class Database:
             else:
                 driver.autocommit = True
             self._fairy = fairy
+            if self.dialect_name == "postgresql":
+                setting = self._pipeline_setting
+                self._pipelines = worth_pipelining(driver) if setting is None else setting
         connection: DbapiConnection = self._fairy.driver_connection
         return connection
 
@@ -501,7 +509,7 @@ class Database:
     @contextmanager
     def _transaction(self, write: bool) -> Iterator[Tx]:
         connection = self._begin(write)
-        tx = Tx(connection, self.dialect)
+        tx = Tx(connection, self.dialect, pipelines=self._pipelines)
         try:
             yield tx
         except self._conflicts as exc:
@@ -514,7 +522,7 @@ class Database:
             self._rollback_quietly(connection)
             raise
         try:
-            connection.execute("COMMIT")
+            tx.finish("COMMIT")  # with the savepoint statements still deferred (see Tx)
         except self._unavailable as exc:
             self._rollback_quietly(connection)
             raise DatabaseUnavailable(str(exc)) from exc
