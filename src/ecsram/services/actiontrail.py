@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from ecsram.contract import paging
 from ecsram.contract.call import Call
 from ecsram.contract.catalogue import vendor
@@ -65,14 +63,16 @@ def _direction(raw: str) -> bool:
     return raw == "Forward"
 
 
-def _next_token(raw: str) -> tuple[int, str]:
+def _next_token(raw: str) -> tuple[int, int]:
+    """The cursor a NextToken carries: the last event's time and number."""
     try:
-        time_text, _, event_id = paging.decode(raw).partition("|")
-        if not time_text.isascii() or not time_text.isdigit() or not event_id or len(time_text) > 18:
-            raise ValueError(raw)
+        time_text, _, seq_text = paging.decode(raw).partition("|")
+        for text in (time_text, seq_text):
+            if not text.isascii() or not text.isdigit() or len(text) > 18:
+                raise ValueError(raw)
     except ValueError:
         raise _error("InvalidQueryParameter", "NextToken is not one this service returned.") from None
-    return int(time_text), event_id
+    return int(time_text), int(seq_text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,9 +136,9 @@ def lookup_events(call: Call) -> dict[str, Any]:
         limit=limit + 1,
     )
     page, more = found[:limit], len(found) > limit
-    next_token = paging.encode(f"{page[-1].event_time}|{page[-1].event_id}") if more else ""
+    next_token = paging.encode(f"{page[-1].event_time}|{page[-1].seq}") if more else ""
     return {
-        "Events": [orjson.loads(event.document) for event in page],
+        "Events": [event.document() for event in page],
         "NextToken": next_token,
         "StartTime": iso(start // 1000),
         "EndTime": iso(end // 1000),
