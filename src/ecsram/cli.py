@@ -707,7 +707,7 @@ def trail(account_id: str | None, action_glob: str, since: str, follow: bool, ou
                     document = event.document()
                     click.echo(orjson.dumps(document).decode() if output == "json" else _trail_line(document))
             if found:
-                after_seq, after = found[-1].seq, (found[-1].event_time, found[-1].seq)
+                after_seq, after = found[-1].seq, (found[-1].event_time, found[-1].event_id)
                 continue
             if not follow:
                 break

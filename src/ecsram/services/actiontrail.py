@@ -63,16 +63,15 @@ def _direction(raw: str) -> bool:
     return raw == "Forward"
 
 
-def _next_token(raw: str) -> tuple[int, int]:
-    """The cursor a NextToken carries: the last event's time and number."""
+def _next_token(raw: str) -> tuple[int, str]:
+    """The cursor a NextToken carries: the last event's time and ID."""
     try:
-        time_text, _, seq_text = paging.decode(raw).partition("|")
-        for text in (time_text, seq_text):
-            if not text.isascii() or not text.isdigit() or len(text) > 18:
-                raise ValueError(raw)
+        time_text, _, event_id = paging.decode(raw).partition("|")
+        if not time_text.isascii() or not time_text.isdigit() or not event_id or len(time_text) > 18:
+            raise ValueError(raw)
     except ValueError:
         raise _error("InvalidQueryParameter", "NextToken is not one this service returned.") from None
-    return int(time_text), int(seq_text)
+    return int(time_text), event_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +135,7 @@ def lookup_events(call: Call) -> dict[str, Any]:
         limit=limit + 1,
     )
     page, more = found[:limit], len(found) > limit
-    next_token = paging.encode(f"{page[-1].event_time}|{page[-1].seq}") if more else ""
+    next_token = paging.encode(f"{page[-1].event_time}|{page[-1].event_id}") if more else ""
     return {
         "Events": [event.document() for event in page],
         "NextToken": next_token,

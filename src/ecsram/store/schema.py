@@ -292,8 +292,8 @@ throttle_buckets = Table(
 # credential fetch, holding only what cannot be derived; the event document LookupEvents returns
 # is rebuilt from it when it is read (store/trail.py). ``event_time`` is in milliseconds. ``seq``
 # numbers events in the order they were written (on SQLite it is the rowid, so the table's own
-# B-tree): retention prunes the oldest by it, ``ecsram trail`` reads in its order, and it breaks
-# ties of time in lookups. Two indexes, both per account: by time, and by event name and time.
+# B-tree): retention prunes the oldest by it and ``ecsram trail`` reads in its order. Two
+# indexes, both per account: by time, and by event name and time (lookups order by time and ID).
 trail_events = Table(
     "trail_events",
     metadata,
@@ -318,14 +318,8 @@ trail_events = Table(
     Column("error_code", String(128), nullable=True),
     Column("error_message", Text, nullable=True),
 )
-Index("ix_trail_events_account_time", trail_events.c.account_id, trail_events.c.event_time, trail_events.c.seq)
-Index(
-    "ix_trail_events_account_name",
-    trail_events.c.account_id,
-    trail_events.c.event_name,
-    trail_events.c.event_time,
-    trail_events.c.seq,
-)
+Index("ix_trail_events_account_time", trail_events.c.account_id, trail_events.c.event_time)
+Index("ix_trail_events_account_name", trail_events.c.account_id, trail_events.c.event_name, trail_events.c.event_time)
 
 # The resources an event named, one row each (LookupAttribute ResourceName). The key is the
 # lookup's order, and on SQLite the table is that one B-tree (WITHOUT ROWID). No other index:

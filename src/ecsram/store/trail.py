@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 import orjson
-from sqlalchemy import and_, bindparam, delete, desc, func, literal, or_, select, tuple_
+from sqlalchemy import and_, bindparam, delete, desc, func, literal, or_, select
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.elements import BindParameter
 
@@ -194,45 +194,70 @@ def _is_read() -> ColumnElement[bool]:
 
 
 def _lookup_statement(keys: tuple[str, ...], forward: bool, after: bool) -> Statement:
-    """The query for one combination of filter keys, direction and cursor, built once."""
+    """The query for one combination of filter keys, direction and cursor, built once.
+
+    With a ResourceName, the query walks that resource's rows (their key is the lookup's order)
+    and joins each to its event; otherwise it walks the account's events by time, or by event
+    name and time. Either way the order is (time, event ID) and the cursor a (time, event ID)."""
     cache_key = (keys, forward, after)
     found = _lookups.get(cache_key)
     if found is not None:
         return found
-    e = trail_events.c
+    e, r = trail_events.c, trail_resources.c
+    account: BindParameter[Any] = bindparam("account_id")
+    by_resource = "ResourceName" in keys
+    time_column, id_column = (r.event_time, r.event_id) if by_resource else (e.event_time, e.event_id)
+    # With a resource, its rows carry the account and the time window, and the join finds each
+    # one's event by (account, time, ID).
     conditions: list[ColumnElement[bool]] = [
-        e.account_id == bindparam("account_id"),
-        e.event_time >= bindparam("start"),
-        e.event_time <= bindparam("end"),
+        (r if by_resource else e).account_id == account,
+        time_column >= bindparam("start"),
+        time_column <= bindparam("end"),
     ]
+    leading = keys.index("ResourceName") if by_resource else -1
     for index, key in enumerate(keys):
-        name = f"v{index}"
+        value: BindParameter[Any] = bindparam(f"v{index}")
         if key in FILTER_COLUMNS:
-            conditions.append(FILTER_COLUMNS[key] == bindparam(name))
+            conditions.append(FILTER_COLUMNS[key] == value)
         elif key == "EventRW:Read":
             conditions.append(_is_read())
         elif key == "EventRW:Write":
             conditions.append(~_is_read())
         elif key == "ResourceType":
-            conditions.append((literal(";") + e.resource_types + literal(";")).like(bindparam(name)))
-        else:  # ResourceName
-            r = trail_resources.c
-            named = select(r.event_time, r.event_id).where(
-                r.account_id == bindparam("account_id"),
-                r.resource_name == bindparam(name),
-                r.event_time >= bindparam("start"),
-                r.event_time <= bindparam("end"),
+            conditions.append((literal(";") + e.resource_types + literal(";")).like(value))
+        elif index == leading:
+            conditions.append(r.resource_name == value)
+        else:  # a second ResourceName: the event names it too
+            other = trail_resources.alias(f"r{index}")
+            conditions.append(
+                select(other.c.event_id)
+                .where(
+                    other.c.account_id == account,
+                    other.c.resource_name == value,
+                    other.c.event_time == e.event_time,
+                    other.c.event_id == e.event_id,
+                )
+                .exists()
             )
-            conditions.append(tuple_(e.event_time, e.event_id).in_(named))
     if after:
         t: BindParameter[Any] = bindparam("after_time")
-        s: BindParameter[Any] = bindparam("after_seq")
+        i: BindParameter[Any] = bindparam("after_id")
         if forward:
-            conditions.append(or_(e.event_time > t, and_(e.event_time == t, e.seq > s)))
+            conditions.append(or_(time_column > t, and_(time_column == t, id_column > i)))
         else:
-            conditions.append(or_(e.event_time < t, and_(e.event_time == t, e.seq < s)))
-    order = (e.event_time, e.seq) if forward else (desc(e.event_time), desc(e.seq))
-    query = select(*_STORED).where(*conditions).order_by(*order).limit(bindparam("limit"))
+            conditions.append(or_(time_column < t, and_(time_column == t, id_column < i)))
+    order = (time_column, id_column) if forward else (desc(time_column), desc(id_column))
+    query = select(*_STORED)
+    if by_resource:
+        query = query.select_from(
+            trail_resources.join(
+                trail_events,
+                # "+ 0": not a column-to-column equality, so that SQLite does not carry the time
+                # window over to the events and walk it for every resource row.
+                and_(e.account_id == r.account_id, e.event_time == r.event_time + 0, e.event_id == r.event_id),
+            )
+        )
+    query = query.where(*conditions).order_by(*order).limit(bindparam("limit"))
     statement = Statement(f"trail_lookup_{'_'.join(keys) or 'all'}_{forward}_{after}", query)
     _lookups[cache_key] = statement
     return statement
@@ -246,11 +271,11 @@ def lookup(
     end: int,
     filters: Sequence[tuple[str, str]] = (),
     forward: bool = False,
-    after: tuple[int, int] | None = None,
+    after: tuple[int, str] | None = None,
     limit: int = 20,
 ) -> list[StoredEvent]:
     """The account's events from ``start`` to ``end`` (ms, inclusive) matching every filter
-    (key, value), newest first (or oldest first when ``forward``), after the cursor (time, seq)."""
+    (key, value), newest first (or oldest first when ``forward``), after the cursor (time, ID)."""
     # EventRW has two values (All is no filter): each is a condition of its own, with no parameter.
     keys = tuple(f"EventRW:{value}" if key == "EventRW" else key for key, value in filters)
     bound: dict[str, Any] = {"account_id": account_id, "start": start, "end": end, "limit": limit}
@@ -260,7 +285,7 @@ def lookup(
         elif key != "EventRW":
             bound[f"v{index}"] = value
     if after is not None:
-        bound["after_time"], bound["after_seq"] = after
+        bound["after_time"], bound["after_id"] = after
     rows = tx.all(_lookup_statement(keys, forward, after is not None), bound)
     return [StoredEvent(row[0], tuple(row[1:])) for row in rows]
 

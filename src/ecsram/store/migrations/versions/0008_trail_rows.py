@@ -47,8 +47,8 @@ def upgrade() -> None:
         sa.Column("error_code", sa.String(128), nullable=True),
         sa.Column("error_message", sa.Text, nullable=True),
     )
-    op.create_index("ix_trail_events_account_time", "trail_events", ["account_id", "event_time", "seq"])
-    op.create_index("ix_trail_events_account_name", "trail_events", ["account_id", "event_name", "event_time", "seq"])
+    op.create_index("ix_trail_events_account_time", "trail_events", ["account_id", "event_time"])
+    op.create_index("ix_trail_events_account_name", "trail_events", ["account_id", "event_name", "event_time"])
     op.create_table(
         "trail_resources",
         sa.Column("account_id", sa.String(16), primary_key=True),
