@@ -211,12 +211,11 @@ def _listener_list(ctx: click.Context, param: click.Parameter, values: tuple[str
 )
 @click.option(
     "--trail/--no-trail",
-    default=False,
+    default=True,
     show_default=True,
     envvar="ECSRAM_TRAIL",
     show_envvar=True,
-    help="Record every API call in the audit trail (ActionTrail LookupEvents, ecsram trail); "
-    "off by default while it costs ~25% of attach+detach throughput (docs/trail.md).",
+    help="Record every API call in the audit trail (ActionTrail LookupEvents, ecsram trail; docs/trail.md).",
 )
 @click.option(
     "--trail-retention",

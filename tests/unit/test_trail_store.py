@@ -3,6 +3,7 @@ and the indexes the lookups use (SQLite's query planner)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -195,3 +196,41 @@ def test_pruning_and_scans_seek(database: Database, statement: Any) -> None:
 def test_the_oldest_events_are_read_in_table_order(database: Database, statement: Any) -> None:
     plan = _plan(database, statement)
     assert plan == ["SCAN trail_events"], plan  # the rowid order: no sort, stops at the LIMIT
+
+
+def _alembic(database: Database, action: str, revision: str) -> None:
+    from importlib import resources
+
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("ecsram.store") / "migrations"))
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        getattr(command, action)(config, revision)
+
+
+def test_migration_0008_replaces_the_old_layout(tmp_path: Path) -> None:
+    from sqlalchemy import inspect, text
+
+    database = Database(f"sqlite:///{tmp_path / 'old-trail.db'}")
+    try:
+        _alembic(database, "upgrade", "0007")
+        with database.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO trail_events VALUES ('E-1', :account, 1, 'DescribeRegions', 'Ecs', 'Read', 'LTAI', '', '{}')"
+                ),
+                {"account": ACCOUNT},
+            )
+        database.migrate()
+        with database.transaction() as tx:
+            assert trail.scan(tx, since=0) == []  # the old events are dropped
+            trail.record(tx, [event(1, resources=("i-a",))])
+            assert ids(trail.lookup(tx, ACCOUNT, start=0, end=2**62, filters=[("ResourceName", "i-a")])) == ["E-000001"]
+        _alembic(database, "downgrade", "0007")
+        with database.engine.connect() as connection:
+            assert "document" in {column["name"] for column in inspect(connection).get_columns("trail_events")}
+    finally:
+        database.close()
