@@ -360,7 +360,7 @@ class Bench:
         self.log(f"  request log on vs off: {self.facts['request_log']}")
 
     def trail_group(self) -> None:
-        """attach+detach with the audit trail off (``--no-trail``, the default) and on (``--trail``), 1 worker,
+        """attach+detach with the audit trail off (``--no-trail``) and on (``--trail``, the default), 1 worker,
         interleaved round by round: what one trail event per call costs."""
         self.log("== trail: attach+detach with the audit trail off and on")
         first = len(self.measurements)

@@ -52,8 +52,8 @@ def database_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Calla
 @pytest.fixture(scope="session")
 def server(database_factory: Callable[[], str]) -> Iterator[ServerProcess]:
     """One server for the session; tests isolate themselves with their own accounts."""
-    # The audit trail is on here (it is opt-in): every test then also proves it never breaks a call.
-    process = ServerProcess(database_factory(), workers=2, extra_args=("--trail",))
+    # The audit trail is on (the default): every test then also proves it never breaks a call.
+    process = ServerProcess(database_factory(), workers=2)
     process.start()
     yield process
     process.stop()

@@ -107,7 +107,7 @@ class Settings:
     # Emulated throttling per AccessKey and action, e.g. "10/s" (docs/faults.md); "" is off.
     throttle: str = ""
     # The audit trail (docs/trail.md): on or off, and how much of it is kept.
-    trail: bool = False
+    trail: bool = True
     trail_retention: str = DEFAULT_TRAIL_RETENTION
 
     def __post_init__(self) -> None:

@@ -74,13 +74,13 @@ def test_trail_follow_prints_new_events(sdk: Sdk, server: ServerProcess) -> None
         follower.wait(timeout=10)
 
 
-def test_a_server_without_the_trail_records_nothing(server_factory: Callable[..., ServerProcess]) -> None:
+def test_the_trail_is_on_unless_turned_off(server_factory: Callable[..., ServerProcess]) -> None:
     quiet = server_factory(extra_args=("--no-trail",))
     sdk = Sdk(quiet.endpoint, *_root(quiet))
     describe_regions(sdk)
     shown = ecsram("trail", "--database", quiet.database_url)
     assert (shown.returncode, shown.stdout) == (0, ""), shown.stderr
-    loud = server_factory(extra_args=("--trail", "--trail-retention", "1d,100"))
+    loud = server_factory(extra_args=("--trail-retention", "1d,100"))  # on by default
     sdk = Sdk(loud.endpoint, *_root(loud))
     request_id = describe_regions(sdk)
     assert request_id in ecsram("trail", "--database", loud.database_url).stdout

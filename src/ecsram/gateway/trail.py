@@ -27,7 +27,6 @@ from ecsram.store.sql import Tx
 
 log = logging.getLogger("ecsram.trail")
 
-READ_PREFIXES = ("Describe", "List", "Get", "Lookup", "Query", "Check")
 # Never in requestParameters: secrets, and what only serves the signature or the protocol.
 OMITTED = frozenset(
     (
@@ -70,12 +69,7 @@ RESOURCE_PARAMETERS = {
     "RoleArn": "ACS::RAM::Role",
     "ResourceId": "ACS::ECS::Instance",
 }
-_SERVICES = {version: (key, name) for key, (name, version) in PRODUCTS.items()}
-_GLOBAL = frozenset(("ram", "sts"))
-
-
-def event_rw(action: str) -> str:
-    return "Read" if action.startswith(READ_PREFIXES) else "Write"
+_SERVICES = {version: name for name, version in PRODUCTS.values()}
 
 
 def _clean(text: str, limit: int = MAX_NAME_CHARS) -> str:
@@ -85,23 +79,14 @@ def _clean(text: str, limit: int = MAX_NAME_CHARS) -> str:
     return text[:limit].replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
-def identity(principal: Principal) -> trail.Identity:
+def identity(principal: Principal) -> tuple[int, str | None, str | None]:
+    """The event's ``kind``, principal ID and user name (both None for the root account)."""
     if principal.kind is PrincipalKind.ROOT:
-        kind, principal_id, user_name = "root-account", principal.account_id, "root"
-    elif principal.kind is PrincipalKind.USER:
-        kind, principal_id, user_name = "ram-user", principal.user_id or "", principal.user_name or ""
-    else:
-        kind = "assumed-role"
-        principal_id = f"{principal.role_id}:{principal.session_name}"
-        user_name = f"{principal.role_name}:{principal.session_name}"
-    return trail.Identity(
-        type=kind,
-        account_id=principal.account_id,
-        principal_id=principal_id,
-        access_key_id=_clean(principal.access_key_id),
-        user_name=user_name,
-        arn=principal.arn,
-    )
+        return trail.ROOT, None, None
+    if principal.kind is PrincipalKind.USER:
+        return trail.USER, principal.user_id or "", principal.user_name or ""
+    session = principal.session_name
+    return trail.ROLE, f"{principal.role_id}:{session}", f"{principal.role_name}:{session}"
 
 
 def _names(key: str, value: str) -> list[str]:
@@ -150,31 +135,42 @@ def request_parameters(params: dict[str, str]) -> dict[str, Any]:
 
 
 def build(call: Call, principal: Principal, outcome: dict[str, Any] | ApiError, event_time: int) -> trail.TrailEvent:
+    """The stored row of a call's event (the document is rebuilt from it when read)."""
     action = _clean(call.action or "Unknown", 128)
-    product_key, service_name = _SERVICES.get(call.version or "", ("unknown", "Unknown"))
     if call.operation is not None:
-        product_key, service_name = call.operation.product, PRODUCTS[call.operation.product][0]
-    rw = event_rw(action)
+        service_name = PRODUCTS[call.operation.product][0]
+    else:
+        service_name = _SERVICES.get(call.version or "", "Unknown")
     params = call.raw_params
-    error = outcome if isinstance(outcome, ApiError) else None
-    return trail.build_event(
-        event_id=call.request_id,
-        event_time=event_time,
-        event_name=action,
-        service_name=service_name,
-        event_source=f"{product_key}.aliyuncs.com",
-        event_rw=rw,
-        identity=identity(principal),
-        source_ip=_clean(call.http.client_ip, 64),
-        user_agent=_clean(call.http.headers.get("user-agent", ""), 512),
-        region=_clean(params["RegionId"], 64) if params.get("RegionId") else None,
-        is_global=product_key in _GLOBAL,
-        resources=resources(params),
-        request_parameters=request_parameters(params) if rw == "Write" else None,
-        status=error.status if error is not None else 200,
-        error_code=error.code if error is not None else None,
-        error_message=_clean(error.message, 1024) if error is not None else None,
-    )
+    kind, principal_id, user_name = identity(principal)
+    named = resources(params)
+    region = params.get("RegionId")
+    if isinstance(outcome, ApiError):
+        status, error_code, error_message = outcome.status, outcome.code, _clean(outcome.message, 1024)
+    else:
+        status, error_code, error_message = 200, None, None
+    return {
+        "event_id": call.request_id,
+        "account_id": principal.account_id,
+        "event_time": event_time,
+        "event_name": action,
+        "service_name": service_name,
+        "kind": kind,
+        "access_key_id": _clean(principal.access_key_id),
+        "principal_id": principal_id,
+        "user_name": user_name,
+        "source_ip": _clean(call.http.client_ip, 64),
+        "user_agent": _clean(call.http.headers.get("user-agent", ""), 512),
+        "region": _clean(region, 64) if region else None,
+        "resource_names": trail.join_resources([name for _kind, name in named]) if named else None,
+        "resource_types": ";".join(dict.fromkeys(type_ for type_, _name in named)) if named else None,
+        "request_parameters": (
+            orjson.dumps(request_parameters(params)).decode() if trail.event_rw(action) == "Write" else None
+        ),
+        "status": status,
+        "error_code": error_code,
+        "error_message": error_message,
+    }
 
 
 PRUNE_INTERVAL_SECONDS = 10.0

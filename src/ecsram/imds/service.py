@@ -198,32 +198,26 @@ class MetadataService:
             with self.database.transaction() as tx:
                 now = self.clock.now(tx)
                 role_name = instance.ram_role_name or ""
-                event = trail.build_event(
-                    event_id=str(uuid.uuid4()).upper(),
-                    event_time=int(now * 1000),
-                    event_name=CREDENTIALS_EVENT,
-                    service_name="Ecs",
-                    event_source="100.100.100.200",
-                    event_rw="Read",
-                    identity=trail.Identity(
-                        type="assumed-role",
-                        account_id=instance.account_id,
-                        principal_id=f"{role_id}:{instance.instance_id}",
-                        access_key_id=access_key_id,
-                        user_name=f"{role_name}:{instance.instance_id}",
-                        arn=f"acs:ram::{instance.account_id}:assumed-role/{role_name}/{instance.instance_id}",
-                    ),
-                    source_ip="100.100.100.200",
-                    user_agent=request.headers.get("user-agent", "")[:512].replace("\x00", ""),
-                    region=instance.region_id,
-                    is_global=False,
-                    resources=(("ACS::ECS::Instance", instance.instance_id), ("ACS::RAM::Role", role_name)),
-                    request_parameters=None,
-                    status=200,
-                    error_code=None,
-                    error_message=None,
-                    event_type="MetadataServiceCall",
-                )
+                event: trail.TrailEvent = {
+                    "event_id": str(uuid.uuid4()).upper(),
+                    "account_id": instance.account_id,
+                    "event_time": int(now * 1000),
+                    "event_name": CREDENTIALS_EVENT,
+                    "service_name": "Ecs",
+                    "kind": trail.ROLE | trail.METADATA,
+                    "access_key_id": access_key_id,
+                    "principal_id": f"{role_id}:{instance.instance_id}",
+                    "user_name": f"{role_name}:{instance.instance_id}",
+                    "source_ip": trail.METADATA_SOURCE,
+                    "user_agent": request.headers.get("user-agent", "")[:512].replace("\x00", ""),
+                    "region": instance.region_id,
+                    "resource_names": trail.join_resources((instance.instance_id, role_name)),
+                    "resource_types": "ACS::ECS::Instance;ACS::RAM::Role",
+                    "request_parameters": None,
+                    "status": 200,
+                    "error_code": None,
+                    "error_message": None,
+                }
                 trail.record(tx, [event])
         except DatabaseUnavailable as exc:
             log.warning("the credential fetch of %s could not be recorded: %s", instance.instance_id, exc)

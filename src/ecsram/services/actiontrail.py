@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from ecsram.contract import paging
 from ecsram.contract.call import Call
 from ecsram.contract.catalogue import vendor
@@ -66,6 +64,7 @@ def _direction(raw: str) -> bool:
 
 
 def _next_token(raw: str) -> tuple[int, str]:
+    """The cursor a NextToken carries: the last event's time and ID."""
     try:
         time_text, _, event_id = paging.decode(raw).partition("|")
         if not time_text.isascii() or not time_text.isdigit() or not event_id or len(time_text) > 18:
@@ -138,7 +137,7 @@ def lookup_events(call: Call) -> dict[str, Any]:
     page, more = found[:limit], len(found) > limit
     next_token = paging.encode(f"{page[-1].event_time}|{page[-1].event_id}") if more else ""
     return {
-        "Events": [orjson.loads(event.document) for event in page],
+        "Events": [event.document() for event in page],
         "NextToken": next_token,
         "StartTime": iso(start // 1000),
         "EndTime": iso(end // 1000),

@@ -289,30 +289,41 @@ throttle_buckets = Table(
     Column("updated_at", Float, nullable=False),
 )
 # The audit trail (ActionTrail LookupEvents, ``ecsram trail``): one row per API call or metadata
-# credential fetch. ``document`` is the event as LookupEvents returns it (JSON); the other columns
-# are what queries filter and order on. ``event_time`` is in milliseconds. No primary key: an
-# event is found by (account, time, ID) through the first index (request IDs are unique), which
-# saves an index on every write.
+# credential fetch, holding only what cannot be derived; the event document LookupEvents returns
+# is rebuilt from it when it is read (store/trail.py). ``event_time`` is in milliseconds. ``seq``
+# numbers events in the order they were written (on SQLite it is the rowid, so the table's own
+# B-tree): retention prunes the oldest by it and ``ecsram trail`` reads in its order. Two
+# indexes, both per account: by time, and by event name and time (lookups order by time and ID).
 trail_events = Table(
     "trail_events",
     metadata,
+    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
     Column("event_id", String(64), nullable=False),
     Column("account_id", String(16), nullable=False),
     Column("event_time", BigInteger, nullable=False),
     Column("event_name", String(128), nullable=False),
     Column("service_name", String(32), nullable=False),
-    Column("event_rw", String(8), nullable=False),
+    # 0 root account, 1 RAM user, 2 assumed role; +4 for a credential fetch through the metadata service
+    Column("kind", Integer, nullable=False),
     Column("access_key_id", String(128), nullable=False),
-    Column("resource_types", Text, nullable=False),
-    Column("document", Text, nullable=False),
+    Column("principal_id", String(256), nullable=True),  # NULL for the root account (its account ID)
+    Column("user_name", String(256), nullable=True),  # NULL for the root account ("root")
+    Column("source_ip", String(64), nullable=False),
+    Column("user_agent", String(512), nullable=False),
+    Column("region", String(64), nullable=True),
+    Column("resource_names", Text, nullable=True),  # as on the wire: "name;name"
+    Column("resource_types", Text, nullable=True),  # as on the wire: "ACS::RAM::Role;ACS::ECS::Instance"
+    Column("request_parameters", Text, nullable=True),  # JSON, writes only
+    Column("status", Integer, nullable=False),
+    Column("error_code", String(128), nullable=True),
+    Column("error_message", Text, nullable=True),
 )
 Index("ix_trail_events_account_time", trail_events.c.account_id, trail_events.c.event_time)
 Index("ix_trail_events_account_name", trail_events.c.account_id, trail_events.c.event_name, trail_events.c.event_time)
-# Retention prunes by time across accounts.
-Index("ix_trail_events_time", trail_events.c.event_time)
 
 # The resources an event named, one row each (LookupAttribute ResourceName). The key is the
-# lookup's order, and on SQLite the table is that one B-tree (WITHOUT ROWID).
+# lookup's order, and on SQLite the table is that one B-tree (WITHOUT ROWID). No other index:
+# pruning deletes an event's rows by this key, from the event's ``resource_names``.
 trail_resources = Table(
     "trail_resources",
     metadata,
@@ -322,4 +333,3 @@ trail_resources = Table(
     Column("event_id", String(64), primary_key=True),
     sqlite_with_rowid=False,
 )
-Index("ix_trail_resources_time", trail_resources.c.event_time)

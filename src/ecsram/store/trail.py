@@ -3,18 +3,19 @@ time and attribute, and pruned to the retention.
 
 An event is written in the same transaction as the call it records (one batched INSERT per
 group-commit batch), so a call that commits is always in the trail and the trail never holds a
-call that did not happen. The event's wire form (what LookupEvents returns) is kept whole in
-``document``; the other columns are what lookups filter and order on.
+call that did not happen. A row keeps only what cannot be derived (who, from where, what, the
+outcome); ``document`` rebuilds the event in ActionTrail's structure when it is read, so the
+cost of the wire form is paid by the reader, not by every call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import orjson
-from sqlalchemy import and_, bindparam, delete, desc, or_, select, tuple_
+from sqlalchemy import and_, bindparam, delete, desc, func, literal, or_, select
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.elements import BindParameter
 
@@ -22,173 +23,164 @@ from ecsram.store.schema import trail_events, trail_resources
 from ecsram.store.sql import Statement, Tx, params
 from ecsram.store.times import iso
 
-# LookupAttribute keys and the column each filters on; ResourceName and ResourceType are special.
+# LookupAttribute keys and the column each filters on; the others are special.
 FILTER_COLUMNS = {
     "EventName": trail_events.c.event_name,
     "EventAccessKeyId": trail_events.c.access_key_id,
-    "EventRW": trail_events.c.event_rw,
     "ServiceName": trail_events.c.service_name,
 }
-FILTER_KEYS = (*FILTER_COLUMNS, "ResourceName", "ResourceType")
+FILTER_KEYS = (*FILTER_COLUMNS, "EventRW", "ResourceName", "ResourceType")
 PRUNE_BATCH = 10_000
+# An action is a read if its name starts with one of these (ActionTrail's eventRW).
+READ_PREFIXES = ("Describe", "List", "Get", "Lookup", "Query", "Check")
+
+# ``kind``: who made the call, and whether it was a credential fetch through the metadata service.
+ROOT, USER, ROLE = 0, 1, 2
+METADATA = 4
+_IDENTITY_TYPES = ("root-account", "ram-user", "assumed-role")
+_GLOBAL_SERVICES = frozenset(("Ram", "Sts"))
+METADATA_SOURCE = "100.100.100.200"
 
 
-@dataclass(frozen=True, slots=True)
-class TrailEvent:
+class TrailEvent(TypedDict):
+    """One stored event: the row as written (the columns of ``trail_events`` but ``seq``)."""
+
     event_id: str
     account_id: str
     event_time: int  # milliseconds since the epoch
     event_name: str
     service_name: str
-    event_rw: str
+    kind: int
     access_key_id: str
-    resource_types: tuple[str, ...]
-    resource_names: tuple[str, ...]
-    document: str  # JSON
+    principal_id: str | None
+    user_name: str | None
+    source_ip: str
+    user_agent: str
+    region: str | None
+    resource_names: str | None
+    resource_types: str | None
+    request_parameters: str | None  # JSON
+    status: int
+    error_code: str | None
+    error_message: str | None
+
+
+_COLUMNS = tuple(TrailEvent.__annotations__)
+_STORED = (trail_events.c.seq, *(trail_events.c[name] for name in _COLUMNS))
 
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    event_time: int
-    event_id: str
-    account_id: str
-    event_name: str
-    document: str
+    seq: int
+    row: tuple[Any, ...]  # the values of _COLUMNS
+
+    @property
+    def event_time(self) -> int:
+        return int(self.row[2])
+
+    @property
+    def event_id(self) -> str:
+        return str(self.row[0])
+
+    @property
+    def account_id(self) -> str:
+        return str(self.row[1])
+
+    @property
+    def event_name(self) -> str:
+        return str(self.row[3])
+
+    def document(self) -> dict[str, Any]:
+        """The event in ActionTrail's structure, as LookupEvents returns it."""
+        return document(dict(zip(_COLUMNS, self.row, strict=True)))  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """Who made the call, as ActionTrail's ``userIdentity`` describes it."""
-
-    type: str  # root-account, ram-user, assumed-role
-    account_id: str
-    principal_id: str
-    access_key_id: str
-    user_name: str
-    arn: str
+def event_rw(event_name: str) -> str:
+    return "Read" if event_name.startswith(READ_PREFIXES) else "Write"
 
 
-def build_event(
-    *,
-    event_id: str,
-    event_time: int,
-    event_name: str,
-    service_name: str,
-    event_source: str,
-    event_rw: str,
-    identity: Identity,
-    source_ip: str,
-    user_agent: str,
-    region: str | None,
-    is_global: bool,
-    resources: Sequence[tuple[str, str]],
-    request_parameters: dict[str, Any] | None,
-    status: int,
-    error_code: str | None,
-    error_message: str | None,
-    event_type: str = "ApiCall",
-) -> TrailEvent:
-    """An event in ActionTrail's structure (the ``document`` LookupEvents returns) and the
-    columns lookups filter on. ``resources`` are (type, name) pairs."""
-    types = tuple(dict.fromkeys(kind for kind, _name in resources))
-    names = tuple(dict.fromkeys(name for _kind, name in resources))
+def service_host(service_name: str) -> str:
+    return f"{service_name.lower()}.aliyuncs.com"
+
+
+def document(event: TrailEvent) -> dict[str, Any]:
+    """Rebuild an event's document from its row."""
+    account_id = event["account_id"]
+    kind = event["kind"]
+    identity_type = _IDENTITY_TYPES[kind & 3]
+    if identity_type == "root-account":
+        principal_id, user_name, arn = account_id, "root", f"acs:ram::{account_id}:root"
+    else:
+        principal_id, user_name = event["principal_id"] or "", event["user_name"] or ""
+        if identity_type == "ram-user":
+            arn = f"acs:ram::{account_id}:user/{user_name}"
+        else:
+            role_name, _, session = user_name.partition(":")
+            arn = f"acs:ram::{account_id}:assumed-role/{role_name}/{session}"
     user_identity: dict[str, Any] = {
-        "type": identity.type,
-        "principalId": identity.principal_id,
-        "accountId": identity.account_id,
-        "accessKeyId": identity.access_key_id,
-        "userName": identity.user_name,
-        "arn": identity.arn,
+        "type": identity_type,
+        "principalId": principal_id,
+        "accountId": account_id,
+        "accessKeyId": event["access_key_id"],
+        "userName": user_name,
+        "arn": arn,
     }
-    if identity.type == "assumed-role":
+    if identity_type == "assumed-role":
         user_identity["sessionContext"] = {"attributes": {"mfaAuthenticated": "false"}}
-    document: dict[str, Any] = {
-        "eventId": event_id,
+    metadata = bool(kind & METADATA)
+    name, service = event["event_name"], event["service_name"]
+    result: dict[str, Any] = {
+        "eventId": event["event_id"],
         "eventVersion": "1",
-        "eventType": event_type,
-        "eventName": event_name,
-        "eventTime": iso(event_time // 1000),
-        "eventRW": event_rw,
-        "eventSource": event_source,
-        "serviceName": service_name,
-        "sourceIpAddress": source_ip,
-        "userAgent": user_agent,
+        "eventType": "MetadataServiceCall" if metadata else "ApiCall",
+        "eventName": name,
+        "eventTime": iso(event["event_time"] // 1000),
+        "eventRW": "Read" if metadata else event_rw(name),
+        "eventSource": METADATA_SOURCE if metadata else service_host(service),
+        "serviceName": service,
+        "sourceIpAddress": event["source_ip"],
+        "userAgent": event["user_agent"],
         "userIdentity": user_identity,
-        "acsRegion": region,
-        "isGlobal": is_global,
-        "requestId": event_id,
-        "resourceName": ";".join(names) or None,
-        "resourceType": ";".join(types) or None,
-        "additionalEventData": {"httpStatus": status},
+        "acsRegion": event["region"],
+        "isGlobal": service in _GLOBAL_SERVICES,
+        "requestId": event["event_id"],
+        "resourceName": event["resource_names"],
+        "resourceType": event["resource_types"],
+        "additionalEventData": {"httpStatus": event["status"]},
     }
-    if request_parameters is not None:
-        document["requestParameters"] = request_parameters
-    if error_code:
-        document["errorCode"] = error_code
-        document["errorMessage"] = error_message or ""
-    return TrailEvent(
-        event_id=event_id,
-        account_id=identity.account_id,
-        event_time=event_time,
-        event_name=event_name,
-        service_name=service_name,
-        event_rw=event_rw,
-        access_key_id=identity.access_key_id,
-        resource_types=types,
-        resource_names=names,
-        document=orjson.dumps(document).decode(),
-    )
+    if event["request_parameters"] is not None:
+        result["requestParameters"] = orjson.loads(event["request_parameters"])
+    if event["error_code"]:
+        result["errorCode"] = event["error_code"]
+        result["errorMessage"] = event["error_message"] or ""
+    return result
 
 
-_INSERT_EVENT = Statement(
-    "trail_insert_event",
-    trail_events.insert().values(
-        **params(
-            "event_id",
-            "account_id",
-            "event_time",
-            "event_name",
-            "service_name",
-            "event_rw",
-            "access_key_id",
-            "resource_types",
-            "document",
-        )
-    ),
-)
+_INSERT_EVENT = Statement("trail_insert_event", trail_events.insert().values(**params(*_COLUMNS)))
 _INSERT_RESOURCE = Statement(
     "trail_insert_resource",
-    trail_resources.insert().values(**params("event_id", "resource_name", "account_id", "event_time")),
+    trail_resources.insert().values(**params("account_id", "resource_name", "event_time", "event_id")),
 )
-
-
-def _event_row(event: TrailEvent) -> dict[str, Any]:
-    return {
-        "event_id": event.event_id,
-        "account_id": event.account_id,
-        "event_time": event.event_time,
-        "event_name": event.event_name,
-        "service_name": event.service_name,
-        "event_rw": event.event_rw,
-        "access_key_id": event.access_key_id,
-        # Delimited on both sides so that a LIKE '%,type,%' matches whole types only.
-        "resource_types": "," + ",".join(event.resource_types) + "," if event.resource_types else "",
-        "document": event.document,
-    }
 
 
 def record(tx: Tx, events: Sequence[TrailEvent]) -> None:
-    """Write ``events`` (one batched INSERT, and one for the resources they name)."""
+    """Write ``events``: one batched INSERT, and one for the resources they name."""
     if not events:
         return
-    tx.run_many(_INSERT_EVENT, [_event_row(event) for event in events])
+    tx.run_many(_INSERT_EVENT, events)  # type: ignore[arg-type]
     resources = [
-        {"event_id": e.event_id, "resource_name": name, "account_id": e.account_id, "event_time": e.event_time}
+        {"account_id": e["account_id"], "resource_name": name, "event_time": e["event_time"], "event_id": e["event_id"]}
         for e in events
-        for name in dict.fromkeys(e.resource_names)
+        if e["resource_names"]
+        for name in e["resource_names"].split(";")
     ]
     if resources:
         tx.run_many(_INSERT_RESOURCE, resources)
+
+
+def join_resources(names: Sequence[str]) -> str | None:
+    """The names (``;`` cannot be part of a stored name: it separates them), without repeats."""
+    return ";".join(dict.fromkeys(name.replace(";", "") for name in names)) or None
 
 
 # --- lookup -----------------------------------------------------------------------------------
@@ -196,47 +188,76 @@ def record(tx: Tx, events: Sequence[TrailEvent]) -> None:
 _lookups: dict[tuple[tuple[str, ...], bool, bool], Statement] = {}
 
 
+def _is_read() -> ColumnElement[bool]:
+    # A credential fetch (GetInstanceRamRoleCredentials) is a read by its name as well.
+    return or_(*(trail_events.c.event_name.like(f"{prefix}%") for prefix in READ_PREFIXES))
+
+
 def _lookup_statement(keys: tuple[str, ...], forward: bool, after: bool) -> Statement:
-    """The query for one combination of filter keys, direction and cursor, built once."""
+    """The query for one combination of filter keys, direction and cursor, built once.
+
+    With a ResourceName, the query walks that resource's rows (their key is the lookup's order)
+    and joins each to its event; otherwise it walks the account's events by time, or by event
+    name and time. Either way the order is (time, event ID) and the cursor a (time, event ID)."""
     cache_key = (keys, forward, after)
     found = _lookups.get(cache_key)
     if found is not None:
         return found
-    e = trail_events.c
+    e, r = trail_events.c, trail_resources.c
+    account: BindParameter[Any] = bindparam("account_id")
+    by_resource = "ResourceName" in keys
+    time_column, id_column = (r.event_time, r.event_id) if by_resource else (e.event_time, e.event_id)
+    # With a resource, its rows carry the account and the time window, and the join finds each
+    # one's event by (account, time, ID).
     conditions: list[ColumnElement[bool]] = [
-        e.account_id == bindparam("account_id"),
-        e.event_time >= bindparam("start"),
-        e.event_time <= bindparam("end"),
+        (r if by_resource else e).account_id == account,
+        time_column >= bindparam("start"),
+        time_column <= bindparam("end"),
     ]
+    leading = keys.index("ResourceName") if by_resource else -1
     for index, key in enumerate(keys):
-        name = f"v{index}"
+        value: BindParameter[Any] = bindparam(f"v{index}")
         if key in FILTER_COLUMNS:
-            conditions.append(FILTER_COLUMNS[key] == bindparam(name))
+            conditions.append(FILTER_COLUMNS[key] == value)
+        elif key == "EventRW:Read":
+            conditions.append(_is_read())
+        elif key == "EventRW:Write":
+            conditions.append(~_is_read())
         elif key == "ResourceType":
-            conditions.append(e.resource_types.like(bindparam(name)))
-        else:  # ResourceName
-            r = trail_resources.c
-            named = select(r.event_time, r.event_id).where(
-                r.account_id == bindparam("account_id"),
-                r.resource_name == bindparam(name),
-                r.event_time >= bindparam("start"),
-                r.event_time <= bindparam("end"),
+            conditions.append((literal(";") + e.resource_types + literal(";")).like(value))
+        elif index == leading:
+            conditions.append(r.resource_name == value)
+        else:  # a second ResourceName: the event names it too
+            other = trail_resources.alias(f"r{index}")
+            conditions.append(
+                select(other.c.event_id)
+                .where(
+                    other.c.account_id == account,
+                    other.c.resource_name == value,
+                    other.c.event_time == e.event_time,
+                    other.c.event_id == e.event_id,
+                )
+                .exists()
             )
-            conditions.append(tuple_(e.event_time, e.event_id).in_(named))
     if after:
         t: BindParameter[Any] = bindparam("after_time")
         i: BindParameter[Any] = bindparam("after_id")
         if forward:
-            conditions.append(or_(e.event_time > t, and_(e.event_time == t, e.event_id > i)))
+            conditions.append(or_(time_column > t, and_(time_column == t, id_column > i)))
         else:
-            conditions.append(or_(e.event_time < t, and_(e.event_time == t, e.event_id < i)))
-    order = (e.event_time, e.event_id) if forward else (desc(e.event_time), desc(e.event_id))
-    query = (
-        select(e.event_time, e.event_id, e.account_id, e.event_name, e.document)
-        .where(*conditions)
-        .order_by(*order)
-        .limit(bindparam("limit"))
-    )
+            conditions.append(or_(time_column < t, and_(time_column == t, id_column < i)))
+    order = (time_column, id_column) if forward else (desc(time_column), desc(id_column))
+    query = select(*_STORED)
+    if by_resource:
+        query = query.select_from(
+            trail_resources.join(
+                trail_events,
+                # "+ 0": not a column-to-column equality, so that SQLite does not carry the time
+                # window over to the events and walk it for every resource row.
+                and_(e.account_id == r.account_id, e.event_time == r.event_time + 0, e.event_id == r.event_id),
+            )
+        )
+    query = query.where(*conditions).order_by(*order).limit(bindparam("limit"))
     statement = Statement(f"trail_lookup_{'_'.join(keys) or 'all'}_{forward}_{after}", query)
     _lookups[cache_key] = statement
     return statement
@@ -254,15 +275,19 @@ def lookup(
     limit: int = 20,
 ) -> list[StoredEvent]:
     """The account's events from ``start`` to ``end`` (ms, inclusive) matching every filter
-    (key, value), newest first (or oldest first when ``forward``), after the cursor (time, id)."""
-    keys = tuple(key for key, _value in filters)
+    (key, value), newest first (or oldest first when ``forward``), after the cursor (time, ID)."""
+    # EventRW has two values (All is no filter): each is a condition of its own, with no parameter.
+    keys = tuple(f"EventRW:{value}" if key == "EventRW" else key for key, value in filters)
     bound: dict[str, Any] = {"account_id": account_id, "start": start, "end": end, "limit": limit}
     for index, (key, value) in enumerate(filters):
-        bound[f"v{index}"] = f"%,{_like_escape(value)},%" if key == "ResourceType" else value
+        if key == "ResourceType":
+            bound[f"v{index}"] = f"%;{_like_escape(value)};%"
+        elif key != "EventRW":
+            bound[f"v{index}"] = value
     if after is not None:
         bound["after_time"], bound["after_id"] = after
     rows = tx.all(_lookup_statement(keys, forward, after is not None), bound)
-    return [StoredEvent(*row) for row in rows]
+    return [StoredEvent(row[0], tuple(row[1:])) for row in rows]
 
 
 def _like_escape(value: str) -> str:
@@ -270,90 +295,88 @@ def _like_escape(value: str) -> str:
     return value.replace("%", "").replace("_", "")
 
 
-_SCAN_ALL = Statement(
-    "trail_scan_all",
-    select(
-        trail_events.c.event_time,
-        trail_events.c.event_id,
-        trail_events.c.account_id,
-        trail_events.c.event_name,
-        trail_events.c.document,
-    )
-    .where(
-        or_(
-            trail_events.c.event_time > bindparam("after_time"),
-            and_(trail_events.c.event_time == bindparam("after_time"), trail_events.c.event_id > bindparam("after_id")),
-        )
-    )
-    .order_by(trail_events.c.event_time, trail_events.c.event_id)
+_SCAN = Statement(
+    "trail_scan",
+    select(*_STORED)
+    .where(trail_events.c.seq > bindparam("after_seq"), trail_events.c.event_time >= bindparam("since"))
+    .order_by(trail_events.c.seq)
     .limit(bindparam("limit")),
 )
 
 
-def scan(tx: Tx, *, after: tuple[int, str], limit: int = 1000) -> list[StoredEvent]:
-    """Events of every account after the cursor (time, id), oldest first (``ecsram trail``)."""
-    rows = tx.all(_SCAN_ALL, {"after_time": after[0], "after_id": after[1], "limit": limit})
-    return [StoredEvent(*row) for row in rows]
-
-
-def scan_account(tx: Tx, account_id: str, *, after: tuple[int, str], limit: int = 1000) -> list[StoredEvent]:
-    return lookup(tx, account_id, start=after[0], end=2**62, forward=True, after=after, limit=limit)
+def scan(tx: Tx, *, since: int, after_seq: int = 0, limit: int = 1000) -> list[StoredEvent]:
+    """Events of every account from ``since`` (ms) and after ``after_seq``, in the order they
+    were written (``ecsram trail``; one account's events: ``lookup``)."""
+    rows = tx.all(_SCAN, {"since": since, "after_seq": after_seq, "limit": limit})
+    return [StoredEvent(row[0], tuple(row[1:])) for row in rows]
 
 
 # --- retention --------------------------------------------------------------------------------
 
-# A batch: the events older than the cutoff up to the time of the batch-th oldest of them.
+_NEWEST_SEQ = Statement("trail_newest_seq", select(func.max(trail_events.c.seq)))
+_OLDEST = Statement(
+    "trail_oldest",
+    select(trail_events.c.seq, trail_events.c.event_time).order_by(trail_events.c.seq).limit(1),
+)
+_OLDEST_BATCH = Statement(
+    "trail_oldest_batch",
+    select(
+        trail_events.c.seq,
+        trail_events.c.event_time,
+        trail_events.c.account_id,
+        trail_events.c.event_id,
+        trail_events.c.resource_names,
+    )
+    .order_by(trail_events.c.seq)
+    .limit(bindparam("batch")),
+)
 _PRUNE_EVENTS = Statement(
     "trail_prune_events",
-    delete(trail_events).where(
-        trail_events.c.event_time
-        <= select(trail_events.c.event_time)
-        .where(trail_events.c.event_time < bindparam("cutoff"))
-        .order_by(trail_events.c.event_time)
-        .offset(bindparam("batch") - 1)
-        .limit(1)
-        .scalar_subquery(),
-        trail_events.c.event_time < bindparam("cutoff"),
-    ),
+    delete(trail_events).where(trail_events.c.seq <= bindparam("upto")),
 )
-_OLDEST_BEFORE = Statement(
-    "trail_oldest_before",
-    select(trail_events.c.event_time).where(trail_events.c.event_time < bindparam("cutoff")).limit(1),
-)
-_PRUNE_BEFORE = Statement(
-    "trail_prune_before", delete(trail_events).where(trail_events.c.event_time < bindparam("cutoff"))
-)
-_PRUNE_RESOURCES = Statement(
-    "trail_prune_resources",
+_PRUNE_RESOURCE = Statement(
+    "trail_prune_resource",
     delete(trail_resources).where(
-        trail_resources.c.event_time
-        < select(trail_events.c.event_time).order_by(trail_events.c.event_time).limit(1).scalar_subquery()
+        trail_resources.c.account_id == bindparam("account_id"),
+        trail_resources.c.resource_name == bindparam("resource_name"),
+        trail_resources.c.event_time == bindparam("event_time"),
+        trail_resources.c.event_id == bindparam("event_id"),
     ),
 )
-_PRUNE_ALL_RESOURCES = Statement("trail_prune_all_resources", delete(trail_resources))
-_NTH_NEWEST = Statement(
-    "trail_nth_newest",
-    select(trail_events.c.event_time).order_by(desc(trail_events.c.event_time)).limit(1).offset(bindparam("offset")),
-)
-_ANY_EVENT = Statement("trail_any_event", select(trail_events.c.event_id).limit(1))
+_ANY_EVENT = Statement("trail_any_event", select(trail_events.c.seq).limit(1))
 
 
 def prune(tx: Tx, *, older_than: int | None, max_events: int | None, batch: int = PRUNE_BATCH) -> int:
-    """Delete events older than ``older_than`` (ms) and beyond the newest ``max_events``, at most
-    ``batch`` per call (housekeeping calls again); return how many events went."""
-    cutoff = older_than
-    if max_events is not None:
-        nth = tx.scalar(_NTH_NEWEST, {"offset": max_events})
-        if nth is not None:
-            cutoff = nth + 1 if cutoff is None else max(cutoff, nth + 1)
-    if cutoff is None:
+    """Delete the events older than ``older_than`` (ms) and those beyond the newest
+    ``max_events``, oldest written first, at most ``batch`` per call (housekeeping calls again);
+    return how many went. Events go in the order they were written: one recorded late with an
+    earlier time waits for those written before it."""
+    newest = tx.scalar(_NEWEST_SEQ)
+    if newest is None:
         return 0
-    deleted = tx.run(_PRUNE_EVENTS, {"cutoff": cutoff, "batch": batch})
-    if not deleted and tx.scalar(_OLDEST_BEFORE, {"cutoff": cutoff}) is not None:
-        deleted = tx.run(_PRUNE_BEFORE, {"cutoff": cutoff})  # fewer than a batch left to prune
-    if deleted:
-        if tx.scalar(_ANY_EVENT) is None:
-            tx.run(_PRUNE_ALL_RESOURCES)
-        else:
-            tx.run(_PRUNE_RESOURCES)
-    return deleted
+    # Events numbered up to ``beyond`` are beyond the count. The newest event always stays, so
+    # that numbers keep growing (SQLite would reuse them in an empty table).
+    beyond = 0 if max_events is None else newest - max_events
+
+    def doomed(seq: int, event_time: int) -> bool:
+        return seq < newest and (seq <= beyond or (older_than is not None and event_time < older_than))
+
+    oldest = tx.one(_OLDEST)
+    if oldest is None or not doomed(oldest[0], oldest[1]):
+        return 0
+    rows = tx.all(_OLDEST_BATCH, {"batch": batch})
+    gone: list[Any] = []
+    for row in rows:
+        if not doomed(row[0], row[1]):
+            break
+        gone.append(row)
+    tx.run(_PRUNE_EVENTS, {"upto": gone[-1][0]})
+    resources = [
+        {"account_id": account_id, "resource_name": name, "event_time": event_time, "event_id": event_id}
+        for _seq, event_time, account_id, event_id, names in gone
+        if names
+        for name in names.split(";")
+    ]
+    if resources:
+        tx.run_many(_PRUNE_RESOURCE, resources)
+    return len(gone)
