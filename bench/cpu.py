@@ -19,8 +19,10 @@ import argparse
 import http.client
 import json
 import os
+import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -145,6 +147,8 @@ def main() -> None:
     parser.add_argument("--cells", default="attach_detach,describe_by_instance,imds_credentials")
     args = parser.parse_args()
     cells = args.cells.split(",")
+    # A SIGTERM (e.g. from ``timeout``) must still stop the servers: let it unwind like Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="ecsram-cpu-") as workdir:
         targets: list[Target] = []
         try:
