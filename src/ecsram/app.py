@@ -39,6 +39,7 @@ from ecsram.requestlog import RequestLog
 from ecsram.responses import JSON_CONTENT_TYPE, Response
 from ecsram.store import settings as stored_settings
 from ecsram.store.database import Database, is_in_memory
+from ecsram.transport import send_whole
 
 log = logging.getLogger("ecsram")
 
@@ -131,7 +132,11 @@ def _declared_length(scope: Scope) -> int | None:
     return None
 
 
-async def send_response(send: Send, response: Response) -> None:
+async def send_response(send: Send, response: Response, scope: Scope | None = None) -> None:
+    cycle = scope.get("ecsram.cycle") if scope is not None else None
+    if cycle is not None:  # uvicorn's cycle of this request: one write (transport.py)
+        await send_whole(cycle, response)
+        return
     await send({"type": "http.response.start", "status": response.status, "headers": response.asgi_headers()})
     await send({"type": "http.response.body", "body": response.body})
 
@@ -242,7 +247,7 @@ class EcsramApp:
             assert self.metadata is not None
             headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
             request = metadata_request(scope, headers, self.pinned_instances.get(listener_port))
-            await send_response(send, to_response(self.metadata.handle(request)))
+            await send_response(send, to_response(self.metadata.handle(request)), scope)
         elif path == "/":
             assert self.committer is not None and self.faults is not None
             http = http_request_from_scope(scope, body)
@@ -258,7 +263,7 @@ class EcsramApp:
                 elif early is not None:
                     await asyncio.sleep(early.seconds)
             response = await self.committer.submit(http)
-            await send_response(send, response)
+            await send_response(send, response, scope)
             if self.request_log.enabled:
                 self._log(response, started)
         elif path == HEALTH_PATH:

@@ -105,7 +105,7 @@ def _v3_string_to_sign(call: Call, authorization: signing.V3Authorization) -> st
     return signing.v3_string_to_sign(canonical)
 
 
-def authenticate(call: Call, *, wall_now: float) -> Principal:
+def authenticate(call: Call, *, wall_now: float, keys: credentials.KeyCache | None = None) -> Principal:
     authorization = None
     if call.v3:
         try:
@@ -124,23 +124,63 @@ def authenticate(call: Call, *, wall_now: float) -> Principal:
             "SignatureNonce", f"It must be at most {nonces.MAX_NONCE_LENGTH} characters long."
         )
 
-    secret, principal = credentials.resolve(
-        call.store, call.tokens, claim.access_key_id, claim.security_token, call.now
-    )
-    call.claimed = principal
+    cached = keys.get(claim.access_key_id) if keys is not None and not claim.security_token else None
+    signer = cached or _fresh(call, claim, keys)
+    call.claimed = signer.principal
 
     if authorization is not None:
         string_to_sign = _v3_string_to_sign(call, authorization)
-        expected = signing.v3_signature(secret, string_to_sign)
         given = claim.signature.lower()
     else:
         string_to_sign = signing.v1_string_to_sign(call.http.method, call.raw_params)
-        expected = signing.v1_signature(secret, string_to_sign)
         given = claim.signature
-    if not signing.signatures_equal(expected, given):
-        raise errors.signature_does_not_match(string_to_sign)
+    if not _signed_by(signer, string_to_sign, given, v3=authorization is not None):
+        if cached is None:
+            raise errors.signature_does_not_match(string_to_sign)
+        # The cached secret may be outdated (a key re-created under the same ID): read it again.
+        signer = _fresh(call, claim, keys)
+        call.claimed = signer.principal
+        if not _signed_by(signer, string_to_sign, given, v3=authorization is not None):
+            raise errors.signature_does_not_match(string_to_sign)
+        cached = None
 
-    if not nonces.remember(call.store, claim.access_key_id, claim.nonce, wall_now):
+    if cached is not None and cached.generation is not None:
+        # One statement: the nonce is recorded only if no AccessKey or user changed since the key
+        # was cached. If it was not recorded, either the nonce is a replay or the cache is stale.
+        if not nonces.remember_if_current(call.store, claim.access_key_id, claim.nonce, wall_now, cached.generation):
+            signer = _fresh(call, claim, keys)
+            call.claimed = signer.principal
+            if signer.generation == cached.generation:
+                raise errors.nonce_used()
+            if not _signed_by(signer, string_to_sign, given, v3=authorization is not None):
+                raise errors.signature_does_not_match(string_to_sign)
+            if not nonces.remember(call.store, claim.access_key_id, claim.nonce, wall_now):
+                raise errors.nonce_used()
+    elif not nonces.remember(call.store, claim.access_key_id, claim.nonce, wall_now):
         raise errors.nonce_used()
     call.nonce = (claim.access_key_id, claim.nonce)
-    return principal
+    return signer.principal
+
+
+def _fresh(call: Call, claim: Claim, keys: credentials.KeyCache | None) -> credentials.Signer:
+    """The signer read from the store (and remembered in ``keys``); on a refusal the key is
+    forgotten too."""
+    try:
+        signer = credentials.resolve_signer(
+            call.store, call.tokens, claim.access_key_id, claim.security_token, call.now
+        )
+    except errors.ApiError:
+        if keys is not None:
+            keys.forget(claim.access_key_id)
+        raise
+    if keys is not None:
+        keys.put(claim.access_key_id, signer)
+    return signer
+
+
+def _signed_by(signer: credentials.Signer, string_to_sign: str, given: str, *, v3: bool) -> bool:
+    if v3:
+        expected = signing.v3_signature(signer.secret, string_to_sign)
+    else:
+        expected = signing.v1_signature(signer.secret, string_to_sign)
+    return signing.signatures_equal(expected, given)

@@ -2,15 +2,62 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ecsram.contract import errors
 from ecsram.iam.cache import parsed
 from ecsram.iam.policy import PolicyKind
 from ecsram.iam.principal import Principal, PrincipalKind
 from ecsram.iam.tokens import TokenAuthority, TokenError, TokenProblem
-from ecsram.store import accounts, users
+from ecsram.store import accounts
 from ecsram.store.sql import Tx
 
 STS_PREFIX = "STS."
+
+
+# How many AccessKeys a process keeps: far more than a test or a benchmark signs with; past it the
+# cache starts again (a miss costs one read).
+KEY_CACHE_SIZE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    """The secret to verify a signature with and who signs with it; ``generation`` is the
+    credentials' generation read with an AccessKey (None for STS credentials, not cached)."""
+
+    secret: str
+    principal: Principal
+    generation: int | None
+
+
+class KeyCache:
+    """The AccessKeys one process has verified, each with the credentials' generation at the time.
+
+    An entry is only a guess: a request signed with a cached key records its nonce with
+    ``nonces.remember_if_current``, which succeeds only while the generation is unchanged, and
+    every change to an AccessKey or a user sets it to a new random value (triggers, migration 0008). A key disabled,
+    deleted or re-created in any process therefore stops matching at once, and the request is
+    checked again from fresh reads."""
+
+    def __init__(self, size: int = KEY_CACHE_SIZE) -> None:
+        self._size = size
+        self._entries: dict[str, Signer] = {}
+        self._generation: int | None = None
+
+    def get(self, access_key_id: str) -> Signer | None:
+        return self._entries.get(access_key_id)
+
+    def put(self, access_key_id: str, signer: Signer) -> None:
+        generation = signer.generation
+        if generation is None:
+            return
+        if generation != self._generation or len(self._entries) >= self._size:
+            self._entries.clear()  # every older entry is stale now
+            self._generation = generation
+        self._entries[access_key_id] = signer
+
+    def forget(self, access_key_id: str) -> None:
+        self._entries.pop(access_key_id, None)
 
 
 def resolve(
@@ -18,23 +65,34 @@ def resolve(
 ) -> tuple[str, Principal]:
     """The secret to verify the signature with, and who signs with it. Checked on every request,
     so a key disabled or deleted a moment ago stops working at once."""
+    signer = resolve_signer(tx, tokens, access_key_id, security_token, now)
+    return signer.secret, signer.principal
+
+
+def resolve_signer(
+    tx: Tx, tokens: TokenAuthority, access_key_id: str, security_token: str | None, now: float
+) -> Signer:
+    """As ``resolve``, read fresh from the store (one statement for an AccessKey), with the
+    generation the key was read at."""
     if access_key_id.startswith(STS_PREFIX):
-        return _role_session(tokens, access_key_id, security_token, now)
+        secret, principal = _role_session(tokens, access_key_id, security_token, now)
+        return Signer(secret, principal, None)
     if security_token:
         raise errors.security_token_mismatch()
-    key = accounts.find_access_key(tx, access_key_id)
-    if key is None:
+    found = accounts.find_signing_key(tx, access_key_id)
+    if found is None:
         raise errors.access_key_not_found()
+    key = found.key
     if key.status != accounts.ACTIVE:
         raise errors.access_key_inactive()
     if key.user_id is None:
-        return key.secret, Principal(key.account_id, access_key_id, PrincipalKind.ROOT)
-    user = users.by_id(tx, key.user_id)
-    if user is None:  # a user's keys go with it; a dangling key is as good as deleted
+        return Signer(key.secret, Principal(key.account_id, access_key_id, PrincipalKind.ROOT), found.generation)
+    if found.user_name is None:  # a user's keys go with it; a dangling key is as good as deleted
         raise errors.access_key_not_found()
-    return key.secret, Principal(
-        key.account_id, access_key_id, PrincipalKind.USER, user_id=user.user_id, user_name=user.user_name
+    principal = Principal(
+        key.account_id, access_key_id, PrincipalKind.USER, user_id=key.user_id, user_name=found.user_name
     )
+    return Signer(key.secret, principal, found.generation)
 
 
 def _role_session(

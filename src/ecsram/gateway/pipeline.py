@@ -35,6 +35,7 @@ from ecsram.contract.operation import Registry
 from ecsram.faults.injector import FaultInjector
 from ecsram.gateway import render
 from ecsram.gateway.authn import authenticate
+from ecsram.gateway.credentials import KeyCache
 from ecsram.gateway.request import parse_parameters
 from ecsram.gateway.trail import Trail
 from ecsram.iam.tokens import TokenAuthority
@@ -122,6 +123,7 @@ class Gateway:
         self.tokens = tokens
         self.trail = trail  # the audit trail step (gateway/trail.py); None when it is off
         self._next_prune = 0.0
+        self.keys = KeyCache()  # AccessKeys verified by this process (gateway/credentials.py)
 
     def handle_many(self, requests: Sequence[HttpRequest]) -> list[Response]:
         """Answer several requests with one database transaction (group commit).
@@ -227,7 +229,7 @@ class Gateway:
         call.begin(tx, now)
         savepoint = tx.savepoint()
         try:
-            call.authenticated(authenticate(call, wall_now=wall))
+            call.authenticated(authenticate(call, wall_now=wall, keys=self.keys))
             if self.faults is not None and (refused := self.faults.check(call, tx, wall)) is not None:
                 savepoint.release()  # keeps the nonce and a counted rule's claim; nothing else ran
                 return refused, None

@@ -7,9 +7,9 @@ import secrets
 import string
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, func, insert, select, true
 
-from ecsram.store.schema import access_keys, accounts
+from ecsram.store.schema import access_keys, accounts, credential_generation, users
 from ecsram.store.sql import Statement, Tx
 from ecsram.store.times import iso
 
@@ -40,6 +40,23 @@ _FIND_KEY = Statement(
     select(
         access_keys.c.access_key_secret, access_keys.c.account_id, access_keys.c.user_id, access_keys.c.status
     ).where(access_keys.c.access_key_id == bindparam("access_key_id")),
+)
+# Everything authentication needs about a key, in one read (one snapshot on every backend): the
+# key, its user's name (NULL for a root key, or a dangling user) and the credentials' generation.
+_FIND_SIGNING_KEY = Statement(
+    "find_signing_key",
+    select(
+        access_keys.c.access_key_secret,
+        access_keys.c.account_id,
+        access_keys.c.user_id,
+        access_keys.c.status,
+        users.c.user_name,
+        credential_generation.c.generation,
+    )
+    .select_from(
+        access_keys.outerjoin(users, users.c.user_id == access_keys.c.user_id).join(credential_generation, true())
+    )
+    .where(access_keys.c.access_key_id == bindparam("access_key_id")),
 )
 _ACCOUNT_EXISTS = Statement(
     "account_exists", select(accounts.c.account_id).where(accounts.c.account_id == bindparam("account_id"))
@@ -72,6 +89,24 @@ def find_access_key(tx: Tx, access_key_id: str) -> AccessKey | None:
     if row is None:
         return None
     return AccessKey(access_key_id, row[0], row[1], row[2], row[3])
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    """An AccessKey as authentication reads it: with its user's name and the generation of the
+    credentials at the moment of reading (``user_name`` is None for a root key and for a key
+    whose user is gone)."""
+
+    key: AccessKey
+    user_name: str | None
+    generation: int
+
+
+def find_signing_key(tx: Tx, access_key_id: str) -> SigningKey | None:
+    row = tx.one(_FIND_SIGNING_KEY, {"access_key_id": access_key_id})
+    if row is None:
+        return None
+    return SigningKey(AccessKey(access_key_id, row[0], row[1], row[2], row[3]), row[4], int(row[5]))
 
 
 def count_accounts(tx: Tx) -> int:

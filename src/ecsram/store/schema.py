@@ -51,6 +51,15 @@ nonces = Table(
 )
 Index("ix_nonces_expires_at", nonces.c.expires_at)
 
+# The generation of the AccessKeys and users: one row, bumped by a trigger on every change to
+# either table (migration 0008), so that a process may cache keys and know when it must not.
+credential_generation = Table(
+    "credential_generation",
+    metadata,
+    Column("singleton", Integer, primary_key=True, autoincrement=False),
+    Column("generation", BigInteger, nullable=False),
+)
+
 # Process-independent settings: the token-signing secret, the test clock offset.
 server_settings = Table(
     "server_settings",
