@@ -52,7 +52,7 @@ nonces = Table(
 Index("ix_nonces_expires_at", nonces.c.expires_at)
 
 # The generation of the AccessKeys and users: one row, bumped by a trigger on every change to
-# either table (migration 0008), so that a process may cache keys and know when it must not.
+# either table (migration 0009), so that a process may cache keys and know when it must not.
 credential_generation = Table(
     "credential_generation",
     metadata,

@@ -5,8 +5,8 @@ them at; a request signed with a cached key is accepted only while the generatio
 (checked inside the statement that records its nonce), so a key disabled, deleted or given
 another secret, or a user renamed or deleted, in any process stops the cache at once.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
