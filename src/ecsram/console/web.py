@@ -68,7 +68,7 @@ _SECURITY_HEADERS = [
         b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     ),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),
     (b"cache-control", b"no-store"),
     (b"x-frame-options", b"DENY"),
 ]
@@ -349,7 +349,8 @@ class Console:
             "filtered_account": filtered or "",
             "problems": problems,
             "trail_on": self.settings.trail,
-            "live": query.get("live") == "1" or "since" not in query,
+            # A submitted filter form says whether to follow; a link or a first visit follows.
+            "live": query.get("live") == "1" or "filtered" not in query,
         }
 
     def _faults_page(self, tx: Any, account: str | None, query: dict[str, str], session: Session) -> Any:
