@@ -370,7 +370,7 @@ class Console:
             dict.fromkeys((*shown, "expires_at")) | rules.document(rule)
             for rule in queries.fault_rules(tx, only, time.time())
         ]
-        return "faults.html", {"rules": found, "effects": rules.EFFECTS, "products": rules.PRODUCTS}
+        return "faults.html", {"rules": found, "effects": rules.EFFECTS, "products": rules.PRODUCTS, "known_codes": rules.KNOWN_CODES}
 
     # --- POST ---------------------------------------------------------------------------------
 
