@@ -21,10 +21,10 @@ from ecsram.admin import http as admin_http
 from ecsram.admin.operations import served_operations
 from ecsram.clock import Clock
 from ecsram.config import Settings, parse_retention
+from ecsram.console.web import Console, is_console_path
 from ecsram.contract import errors
 from ecsram.contract.call import Call, HttpRequest
 from ecsram.contract.errors import ApiError
-from ecsram.console.web import Console, is_console_path
 from ecsram.contract.operation import Registry
 from ecsram.faults.injector import Drop, FaultInjector, Latency
 from ecsram.gateway import render

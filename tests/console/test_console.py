@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alibabacloud_ecs20140526 import models as ecs_models
 
 from ecsram.testing.server import ServerProcess
 from tests.conftest import Sdk
 from tests.console.conftest import Pages, screenshot
 from tests.console.world import HOSTILE_DESCRIPTION, HOSTILE_TAG, small_world, status_of
-from tests.support.ecs import bindings, create_role, run_instances
-from tests.support.ecs import account_trust
+from tests.support.ecs import account_trust, attach, bindings, create_role, run_instances
 
 CONSOLE = "/_ecsram/console"
 
@@ -74,8 +74,6 @@ def test_the_trail_page_follows_new_calls_live(server: ServerProcess, sdk: Sdk, 
     page.goto(f"{CONSOLE}/trail?account={sdk.account_id}&since=15m")
     assert page.locator("#trail-live").is_checked()
     assert "AttachInstanceRamRole" not in page.locator("#trail-rows").inner_text()
-    from tests.support.ecs import attach
-
     attach(sdk, "console-app", ids)  # through the SDK: the page was not reloaded
     page.locator("#trail-rows tr", has_text="AttachInstanceRamRole").wait_for(timeout=10_000)
     assert "Updated" in page.locator("#trail-status").inner_text()
@@ -127,8 +125,6 @@ def test_reset_an_account(server: ServerProcess, sdk: Sdk, pages: Pages, shots: 
 
 
 def run_instances_listed(sdk: Sdk) -> list[str]:
-    from alibabacloud_ecs20140526 import models as ecs_models
-
     body = sdk.tea_ecs().describe_instances(ecs_models.DescribeInstancesRequest(region_id="cn-hangzhou")).body
     return [instance.instance_id for instance in body.instances.instance]
 

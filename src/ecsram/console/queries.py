@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, desc, func, select
+from sqlalchemy import bindparam, desc, func, select, tuple_
 
 from ecsram.iam.system_policies import SYSTEM_POLICIES
+from ecsram.store import accounts, policies, roles, tags, users, world
 from ecsram.store import faults as stored_faults
-from ecsram.store import policies, roles, tags, users, world
 from ecsram.store.faults import StoredRule
 from ecsram.store.instances import Instance
 from ecsram.store.schema import access_keys, instances, trail_events
@@ -31,15 +31,23 @@ _INSTANCE_COLUMNS = [instances.c[name] for name in Instance.__dataclass_fields__
 
 
 def _instance_page(after: bool, region: bool) -> Statement:
+    # In the order of the (account, region, InstanceId) index, so that a page is the next rows of
+    # the index whatever the number of instances; ``after`` is the (region, InstanceId) last shown.
     conditions = [instances.c.account_id == bindparam("account_id")]
     if region:
         conditions.append(instances.c.region_id == bindparam("region_id"))
     if after:
-        conditions.append(instances.c.instance_id > bindparam("after"))
+        conditions.append(
+            tuple_(instances.c.region_id, instances.c.instance_id)
+            > tuple_(bindparam("after_region"), bindparam("after_id"))
+        )
     name = f"console_instances{'_region' if region else ''}{'_after' if after else ''}"
     return Statement(
         name,
-        select(*_INSTANCE_COLUMNS).where(*conditions).order_by(instances.c.instance_id).limit(bindparam("limit")),
+        select(*_INSTANCE_COLUMNS)
+        .where(*conditions)
+        .order_by(instances.c.region_id, instances.c.instance_id)
+        .limit(bindparam("limit")),
     )
 
 
@@ -89,7 +97,7 @@ def instance_page(
     if region:
         bound["region_id"] = region
     if after:
-        bound["after"] = after
+        bound["after_region"], _, bound["after_id"] = after.partition("/")
     rows = [Instance(*row) for row in tx.all(_INSTANCE_PAGES[(bool(after), bool(region))], bound)]
     more = len(rows) > limit
     rows = rows[:limit]
@@ -98,7 +106,8 @@ def instance_page(
     for tag in tags.of_resources(tx, account_id, INSTANCE_TAG, [row.instance_id for row in rows]):
         found.setdefault(tag.resource_id, []).append((tag.key, tag.value))
     regions = [row[0] for row in tx.all(_REGIONS, {"account_id": account_id})]
-    return InstancePage(total, rows, found, rows[-1].instance_id if more else None, regions)
+    next_after = f"{rows[-1].region_id}/{rows[-1].instance_id}" if more else None
+    return InstancePage(total, rows, found, next_after, regions)
 
 
 def role_names(tx: Tx, account_id: str) -> list[str]:
@@ -209,8 +218,15 @@ class AccountView:
     keys: int
 
 
+ACCOUNTS_SHOWN = 200
+
+
 def account_ids(tx: Tx) -> list[str]:
-    return world.account_ids(tx)
+    return world.account_ids(tx)[:ACCOUNTS_SHOWN]
+
+
+def account_count(tx: Tx) -> int:
+    return accounts.count_accounts(tx)
 
 
 def account_exists(tx: Tx, account_id: str) -> bool:
@@ -218,7 +234,7 @@ def account_exists(tx: Tx, account_id: str) -> bool:
 
 
 def account_views(tx: Tx, only: str | None) -> list[AccountView]:
-    ids = [only] if only is not None else world.account_ids(tx)
+    ids = [only] if only is not None else account_ids(tx)
     key_counts = {account: int(count) for account, count in tx.all(_KEY_COUNTS)}
     return [
         AccountView(

@@ -75,6 +75,7 @@ _SECURITY_HEADERS = [
 _STATIC = {"console.css": b"text/css;charset=utf-8", "console.js": b"text/javascript;charset=utf-8"}
 _INSTANCE_ID = re.compile(r"i-[a-z0-9][a-z0-9\-]{0,62}")
 _REGION = re.compile(r"[a-z0-9\-]{1,32}")
+_AFTER = re.compile(r"[a-z0-9\-]{1,32}/i-[a-z0-9][a-z0-9\-]{0,62}")
 _ACTION = re.compile(r"[A-Za-z0-9]{1,128}")
 _ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2})?Z?)?")
 SINCE_CHOICES = ("15m", "1h", "24h", "7d")
@@ -276,6 +277,8 @@ class Console:
         with self.database.transaction(write=False) as tx:
             account = self._account(session, query.get("account"), tx)
             all_accounts = [account] if session.kind == LOGIN else queries.account_ids(tx)
+            if account is not None and account not in all_accounts:
+                all_accounts.append(account)
             context: dict[str, Any] = {
                 "nav": page or "accounts",
                 "csrf": self.keys.csrf_token(session),
@@ -298,7 +301,8 @@ class Console:
 
     def _accounts_page(self, tx: Any, account: str | None, query: dict[str, str], session: Session) -> Any:
         only = session.account_id if session.kind == LOGIN else None
-        return "accounts.html", {"views": queries.account_views(tx, only)}
+        total = 1 if only is not None else queries.account_count(tx)
+        return "accounts.html", {"views": queries.account_views(tx, only), "total_accounts": total}
 
     def _instances_page(self, tx: Any, account: str | None, query: dict[str, str], session: Session) -> Any:
         if account is None:
@@ -306,7 +310,7 @@ class Console:
         region = query.get("region", "")
         region = region if _REGION.fullmatch(region) else ""
         after = query.get("after", "")
-        after = after if _INSTANCE_ID.fullmatch(after) else ""
+        after = after if _AFTER.fullmatch(after) else ""
         page = queries.instance_page(tx, account, region=region or None, after=after)
         return "instances.html", {
             "page": page,
@@ -370,7 +374,12 @@ class Console:
             dict.fromkeys((*shown, "expires_at")) | rules.document(rule)
             for rule in queries.fault_rules(tx, only, time.time())
         ]
-        return "faults.html", {"rules": found, "effects": rules.EFFECTS, "products": rules.PRODUCTS, "known_codes": rules.KNOWN_CODES}
+        return "faults.html", {
+            "rules": found,
+            "effects": rules.EFFECTS,
+            "products": rules.PRODUCTS,
+            "known_codes": rules.KNOWN_CODES,
+        }
 
     # --- POST ---------------------------------------------------------------------------------
 
