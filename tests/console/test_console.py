@@ -103,7 +103,8 @@ def test_the_api_error_of_an_action_is_shown_and_nothing_changes(
     row(page, ids[0]).get_by_role("button", name=f"Attach the chosen role to {ids[0]}").click()
     message = flash(page)
     assert page.locator(".flash.error").count() == 1
-    assert message.startswith("AttachInstanceRamRole refused: ") and "request " in message
+    assert message.startswith("AttachInstanceRamRole refused: InvalidRamRole.NotEcsRole (404): "), message
+    assert "(request " in message
     screenshot(page, shots, "instances-error")
     assert bindings(sdk, ids) == {}
 
@@ -185,3 +186,32 @@ def test_a_post_without_the_csrf_token_is_refused(server: ServerProcess, sdk: Sd
     stale = page.request.post(f"{CONSOLE}/instances/attach", form={**form, "csrf": "0" * 64}, max_redirects=0)
     assert stale.status == 403
     assert bindings(sdk, ids) == {}
+
+
+def test_a_foreign_host_or_origin_is_refused(server: ServerProcess, sdk: Sdk, pages: Pages) -> None:
+    """A page of another site must not reach the console: not by a name of its own resolving to
+    127.0.0.1 (DNS rebinding), nor by posting a form from its origin."""
+    raw = sdk.raw()
+    rebound = raw.send("GET", f"{CONSOLE}/accounts", headers={"Host": f"attacker.example:{server.port}"})
+    assert rebound.status == 403 and b"loopback" in rebound.body
+    assert raw.send("GET", f"{CONSOLE}/accounts", headers={"Host": f"localhost:{server.port}"}).status == 200
+
+    ids = small_world(sdk, instances=1)
+    page = pages.open(server.url)
+    page.goto(f"{CONSOLE}/instances?account={sdk.account_id}")
+    token = page.locator('input[name="csrf"]').first.get_attribute("value")
+    form = {
+        "csrf": token,
+        "account": sdk.account_id,
+        "instance": ids[0],
+        "region": "cn-hangzhou",
+        "role": "console-app",
+    }
+    foreign = page.request.post(
+        f"{CONSOLE}/instances/attach", form=form, headers={"Origin": "http://attacker.example"}, max_redirects=0
+    )
+    assert foreign.status == 403
+    assert bindings(sdk, ids) == {}
+    own = page.request.post(f"{CONSOLE}/instances/attach", form=form, headers={"Origin": server.url}, max_redirects=0)
+    assert own.status == 303
+    assert bindings(sdk, ids) == {ids[0]: "console-app"}
