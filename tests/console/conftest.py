@@ -20,7 +20,9 @@ ARTIFACTS = Path(__file__).parents[2] / "artifacts" / "console"
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop running in this thread
+# while it is open, and later tests of the same worker (asyncio.run) must not find one.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip(f"no chromium at {CHROMIUM} (.ci/run installs Debian's chromium package)")

@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ecsram.store import accounts
+from ecsram.store.database import Database
 from ecsram.testing.accounts import create_account
 from ecsram.testing.server import ServerProcess
 from tests.conftest import Sdk
@@ -60,3 +62,24 @@ def test_the_instances_page_is_paged_with_10000_instances(
     )
     (shots / "timings.txt").write_text(report)
     print(report)
+
+
+def test_the_accounts_page_shows_the_first_200_and_the_picked_one(
+    server_factory: Callable[..., ServerProcess], pages: Pages
+) -> None:
+    server = server_factory()
+    database = Database(server.database_url)
+    try:
+        with database.transaction() as tx:
+            made = [accounts.create_account(tx, time.time()).account_id for _ in range(205)]
+    finally:
+        database.close()
+    last = max(made)
+    page = pages.open(server.url)
+    page.goto(f"{CONSOLE}/accounts")
+    assert page.locator("main tbody tr").count() == 200
+    assert "200 of 206 accounts shown" in page.locator("main").inner_text()  # and the first-start account
+    page.goto(f"{CONSOLE}/accounts?account={last}")
+    assert page.locator("main tbody tr").count() == 201
+    assert page.locator(f'input[name="account"][value="{last}"]').count() == 1
+    assert page.locator("#account-picker").input_value() == last

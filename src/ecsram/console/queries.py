@@ -233,8 +233,11 @@ def account_exists(tx: Tx, account_id: str) -> bool:
     return world.account_exists(tx, account_id)
 
 
-def account_views(tx: Tx, only: str | None) -> list[AccountView]:
+def account_views(tx: Tx, only: str | None, shown: str | None = None) -> list[AccountView]:
+    """One account's, or the first ACCOUNTS_SHOWN accounts' (and the one ``shown``, first)."""
     ids = [only] if only is not None else account_ids(tx)
+    if shown is not None and shown not in ids:
+        ids.insert(0, shown)
     key_counts = {account: int(count) for account, count in tx.all(_KEY_COUNTS)}
     return [
         AccountView(

@@ -302,7 +302,7 @@ class Console:
     def _accounts_page(self, tx: Any, account: str | None, query: dict[str, str], session: Session) -> Any:
         only = session.account_id if session.kind == LOGIN else None
         total = 1 if only is not None else queries.account_count(tx)
-        return "accounts.html", {"views": queries.account_views(tx, only), "total_accounts": total}
+        return "accounts.html", {"views": queries.account_views(tx, only, account), "total_accounts": total}
 
     def _instances_page(self, tx: Any, account: str | None, query: dict[str, str], session: Session) -> Any:
         if account is None:
