@@ -40,9 +40,10 @@ def test_every_control_of_every_page_has_a_label(server: ServerProcess, sdk: Sdk
 
 
 def press_enter_on(page: Any, selector: str) -> None:
+    """Tab to a link or a form's button and press Enter: the page it leads to has loaded after."""
     focus_by_tab(page, selector)
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
 
 
 def test_attach_trail_detach_by_keyboard_alone(server: ServerProcess, sdk: Sdk, pages: Pages, shots: Path) -> None:
