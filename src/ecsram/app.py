@@ -21,6 +21,7 @@ from ecsram.admin import http as admin_http
 from ecsram.admin.operations import served_operations
 from ecsram.clock import Clock
 from ecsram.config import Settings, parse_retention
+from ecsram.console.web import Console, is_console_path
 from ecsram.contract import errors
 from ecsram.contract.call import Call, HttpRequest
 from ecsram.contract.errors import ApiError
@@ -28,6 +29,7 @@ from ecsram.contract.operation import Registry
 from ecsram.faults.injector import Drop, FaultInjector, Latency
 from ecsram.gateway import render
 from ecsram.gateway.batching import GroupCommitter
+from ecsram.gateway.internal import signed_form
 from ecsram.gateway.pipeline import Gateway, read
 from ecsram.gateway.request import http_request_from_scope
 from ecsram.gateway.trail import Trail
@@ -155,6 +157,7 @@ class EcsramApp:
         self.committer: GroupCommitter | None = None
         self.metadata: MetadataService | None = None
         self.tokens: TokenAuthority | None = None
+        self.console: Console | None = None
         self.large_bodies = LargeBodies(max(1, LARGE_BODIES_BUDGET // max(1, settings.max_body_bytes)))
         self.probe = StoreProbe(settings.database_url)
         self.request_log = RequestLog(
@@ -192,6 +195,8 @@ class EcsramApp:
         self.metadata = MetadataService(
             self.database, self.clock, tokens, require_secret=not self.settings.loopback_only, trail=self.settings.trail
         )
+        # The web console's actions are requests to this application, signed by ecsram (console/).
+        self.console = Console(self.settings, self.database, self.clock, self, signed_form)
 
     def stop(self) -> None:
         if self.database is not None:
@@ -281,6 +286,9 @@ class EcsramApp:
             await send_response(send, response)
             if self.request_log.enabled:
                 self._log_admin(scope, path, response, started)
+        elif is_console_path(path):
+            assert self.console is not None
+            await send_response(send, await self.console.handle(scope, body))
         elif path in admin_http.PATHS:
             assert self.database is not None
             response = admin_http.handle(self.database, self.clock, scope, path)

@@ -239,6 +239,14 @@ def _listener_list(ctx: click.Context, param: click.Parameter, values: tuple[str
     show_envvar=True,
     help="How much trail to keep: an age (7d, 12h), a number of events (1000000), or both (7d,1000000).",
 )
+@click.option(
+    "--console-login",
+    is_flag=True,
+    envvar="ECSRAM_CONSOLE_LOGIN",
+    show_envvar=True,
+    help="Ask for a root AccessKey login in the web console even on a loopback-only server "
+    "(beyond loopback it always does; docs/console.md).",
+)
 def serve(
     host: str,
     port: int,
@@ -260,6 +268,7 @@ def serve(
     throttle: str,
     trail: bool,
     trail_retention: str,
+    console_login: bool,
 ) -> None:
     """Run the API server (ECS, RAM, STS on one endpoint) and the instance metadata service."""
     from ecsram.bootstrap import StartupRefused
@@ -307,6 +316,7 @@ def serve(
         throttle=throttle,
         trail=trail,
         trail_retention=trail_retention,
+        console_login=console_login,
     )
     try:
         run_server(settings)

@@ -109,6 +109,9 @@ class Settings:
     # The audit trail (docs/trail.md): on or off, and how much of it is kept.
     trail: bool = True
     trail_retention: str = DEFAULT_TRAIL_RETENTION
+    # The web console (docs/console.md) asks for a root AccessKey login even on a loopback-only
+    # server (beyond loopback it always does).
+    console_login: bool = False
 
     def __post_init__(self) -> None:
         parse_retention(self.trail_retention)
@@ -131,6 +134,10 @@ class Settings:
     @property
     def loopback_only(self) -> bool:
         return is_loopback(self.host)
+
+    @property
+    def console_needs_login(self) -> bool:
+        return self.console_login or not self.loopback_only
 
     @property
     def scheme(self) -> str:
@@ -164,6 +171,7 @@ class Settings:
         "throttle": "ECSRAM_THROTTLE",
         "trail": "ECSRAM_TRAIL",
         "trail_retention": "ECSRAM_TRAIL_RETENTION",
+        "console_login": "ECSRAM_CONSOLE_LOGIN",
     }
 
     @classmethod

@@ -162,6 +162,8 @@ def banner(settings: Settings, sock: socket.socket, bootstrap: Bootstrap, tls: S
     for listener in settings.metadata_listeners:
         instance, _, address = listener.rpartition("@")
         lines.append(f"  metadata listener: http://{address} ({instance or 'any instance, named by the proxy user'})")
+    login = " (root AccessKey login)" if settings.console_needs_login else ""
+    lines.append(f"  web console: {scheme}://{shown}:{port}/_ecsram/console{login}")
     # Last, so that whoever reads the banner knows it is complete when this line arrives.
     lines.append(f"  SDK endpoint: {shown}:{port}   health: {scheme}://{shown}:{port}/_ecsram/health")
     return "\n".join(lines)

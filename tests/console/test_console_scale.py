@@ -1,0 +1,85 @@
+"""The instances page with 10,000 instances: paged (at most 100 rows), and its render time
+measured and reported (artifacts/console/timings.txt), never asserted (the machine is shared)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ecsram.store import accounts
+from ecsram.store.database import Database
+from ecsram.testing.accounts import create_account
+from ecsram.testing.server import ServerProcess
+from tests.conftest import Sdk
+from tests.console.conftest import Pages, screenshot
+from tests.support.ecs import create_role, run_instances
+
+CONSOLE = "/_ecsram/console"
+INSTANCES = 10_000
+
+
+def test_the_instances_page_is_paged_with_10000_instances(
+    server_factory: Callable[..., ServerProcess], pages: Pages, shots: Path
+) -> None:
+    server = server_factory()
+    sdk = Sdk(server.endpoint, create_account(server.database_url), server.database_url)
+    create_role(sdk, "fleet")
+    started = time.perf_counter()
+    ids: list[str] = []
+    for _ in range(INSTANCES // 100):
+        ids += run_instances(sdk, 100)
+    created = time.perf_counter() - started
+    assert len(set(ids)) == INSTANCES
+
+    page = pages.open(server.url)
+    timings = []
+    for attempt in range(3):
+        began = time.perf_counter()
+        page.goto(f"{CONSOLE}/instances?account={sdk.account_id}")
+        timings.append((time.perf_counter() - began, float(page.locator("#render-ms").inner_text())))
+        if attempt == 0:
+            screenshot(page, shots, "instances-10000")
+    rows = page.locator("#instances tbody tr").count()
+    assert 0 < rows <= 100
+    assert page.locator("#instance-count").inner_text() == f"{rows} shown of 10,000"
+    first_page = page.locator("#instances tbody tr").first.get_attribute("data-instance")
+    assert first_page == min(ids)
+
+    page.locator("#next-page").click()
+    second = page.locator("#instances tbody tr").first.get_attribute("data-instance")
+    assert second == sorted(ids)[rows]
+    page.goto(f"{CONSOLE}/accounts?account={sdk.account_id}")
+    assert "10,000" in page.locator("main").inner_text()
+
+    report = (
+        f"instances page, {INSTANCES} instances, {rows} rows per page "
+        f"(created with {INSTANCES // 100} RunInstances Amount=100 calls in {created:.1f} s):\n"
+        + "".join(
+            f"  load {n + 1}: browser navigation {wall * 1000:.0f} ms, server render {server_ms:.1f} ms\n"
+            for n, (wall, server_ms) in enumerate(timings)
+        )
+    )
+    (shots / "timings.txt").write_text(report)
+    print(report)
+
+
+def test_the_accounts_page_shows_the_first_200_and_the_picked_one(
+    server_factory: Callable[..., ServerProcess], pages: Pages
+) -> None:
+    server = server_factory()
+    database = Database(server.database_url)
+    try:
+        with database.transaction() as tx:
+            made = [accounts.create_account(tx, time.time()).account_id for _ in range(205)]
+    finally:
+        database.close()
+    last = max(made)
+    page = pages.open(server.url)
+    page.goto(f"{CONSOLE}/accounts")
+    assert page.locator("main tbody tr").count() == 200
+    assert "200 of 206 accounts shown" in page.locator("main").inner_text()  # and the first-start account
+    page.goto(f"{CONSOLE}/accounts?account={last}")
+    assert page.locator("main tbody tr").count() == 201
+    assert page.locator(f'input[name="account"][value="{last}"]').count() == 1
+    assert page.locator("#account-picker").input_value() == last
