@@ -342,6 +342,7 @@ class Victim:
                         self._expect(client.v1("DescribeInstanceRamRole", params), "DescribeInstanceRamRole")
                     case _:
                         self._expect(client.v3("DescribeRegions", {}), "DescribeRegions (V3)")
+                self._stop.wait(0.005)  # steady, not flat out: the fuzzer gets most of the worker
         except Exception as exc:  # a transport failure is a failure of the isolation too
             self.failures.append(f"victim stopped: {exc!r}")
         finally:
