@@ -20,7 +20,8 @@ from typing import Any
 
 import sqlalchemy
 
-from ecsram.store.database import normalise_url
+from ecsram.store import nonces
+from ecsram.store.database import Database, normalise_url
 from ecsram.store.nonces import NONCE_RETENTION_SECONDS
 from ecsram.testing.accounts import create_account
 from ecsram.testing.plugin import ECS_TRUST_POLICY
@@ -263,3 +264,31 @@ def test_soak(server_factory: Callable[..., ServerProcess]) -> None:
         intervals=intervals if len(intervals) <= 40 else intervals[:: max(1, len(intervals) // 20)],
         cpus=os.cpu_count(),
     )
+
+
+def test_expired_nonces_are_pruned(server_factory: Callable[..., ServerProcess]) -> None:
+    """The other half of the nonce bound: rows older than the replay window leave the table (the
+    soak is shorter than the window, so it sees only growth at the request rate)."""
+    server = server_factory(workers=1)
+    key = create_account(server.database_url)
+    database = Database(server.database_url)
+    stale = time.time() - NONCE_RETENTION_SECONDS - 60  # remembered long enough ago to have expired
+    try:
+        with database.transaction() as tx:
+            for n in range(500):
+                assert nonces.remember(tx, key.access_key_id, f"stale-{n}", stale)
+        engine = sqlalchemy.create_engine(normalise_url(server.database_url))
+        count = sqlalchemy.text("SELECT count(*) FROM nonces")
+        with engine.connect() as connection:
+            assert connection.execute(count).scalar_one() >= 500
+        client = FuzzClient(server.endpoint, key.access_key_id, key.secret)
+        for _ in range(3):  # pruning runs between requests, at most once a second per worker
+            client.ok("DescribeRegions")
+            time.sleep(1.1)
+        client.close()
+        with engine.connect() as connection:
+            left = connection.execute(count).scalar_one()
+        engine.dispose()
+    finally:
+        database.close()
+    assert left <= 3, f"{left} nonce rows left: the expired ones were not pruned"
