@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import random
-from multiprocessing.synchronize import Barrier
+import time
+from multiprocessing.synchronize import Barrier, Event
+from typing import Any
 
 from tests.support.raw import RawClient
 
@@ -111,3 +114,72 @@ def tag_instance(
         return None
     code: str | None = response.code
     return code
+
+
+def crash_load(
+    endpoint: str,
+    access_key_id: str,
+    secret: str,
+    role: str,
+    own_ids: list[str],
+    shared_ids: list[str],
+    seed: int,
+    stop: Event,
+) -> dict[str, list[Any]]:
+    """Writes against a server that is killed and restarted under it, until ``stop`` is set.
+
+    Each call's outcome is logged as acknowledged (a 200 was read), refused (an error answer) or
+    unknown (no answer: the server died). RunInstances carries a ClientToken; attach and detach
+    act on this racer's own instances (one writer each, so the last acknowledged change is the
+    state) and on instances shared by every racer (contended)."""
+    from tests.support.fuzzing import FuzzClient
+
+    client = FuzzClient(endpoint, access_key_id, secret, timeout=20, retry_idle=False)
+    rng = random.Random(seed)
+    log: dict[str, list[Any]] = {"runs": [], "changes": [], "shared": []}
+    while not stop.is_set():
+        kind = rng.random()
+        entries: list[Any] = []
+        try:
+            if kind < 0.25:
+                token = f"crash-{seed}-{len(log['runs'])}-{rng.getrandbits(32):08x}"
+                amount = rng.choice((1, 2))
+                entry = [token, amount, "unknown", []]
+                entries = log["runs"]
+                entries.append(entry)
+                response = client.v1("RunInstances", run_params(token, amount))
+                entry[2] = "acknowledged" if response.status == 200 else f"refused {response.status} {response.code}"
+                if response.status == 200:
+                    entry[3] = response.json["InstanceIdSets"]["InstanceIdSet"]
+            else:
+                shared = kind > 0.8
+                instance = rng.choice(shared_ids if shared else own_ids)
+                action = rng.choice(("AttachInstanceRamRole", "DetachInstanceRamRole"))
+                entry = [action, instance, "unknown"]
+                entries = log["shared" if shared else "changes"]
+                entries.append(entry)
+                params = {"RegionId": "cn-hangzhou", "RamRoleName": role, "InstanceIds": json.dumps([instance])}
+                response = client.v1(action, params)
+                if response.status != 200:
+                    entry[2] = f"refused {response.status} {response.code}"
+                else:
+                    results = response.json[f"{action[:6]}InstanceRamRoleResults"][f"{action[:6]}InstanceRamRoleResult"]
+                    entry[2] = "acknowledged" if results[0]["Success"] else f"declined {results[0]['Code']}"
+        except ConnectionRefusedError:
+            entries.pop()  # the server is down: nothing was sent
+            time.sleep(0.05)
+        except (OSError, http.client.HTTPException):
+            pass  # the server died with the call in flight: its outcome stays unknown
+    client.close()
+    return log
+
+
+def run_params(token: str, amount: int) -> dict[str, str]:
+    return {
+        "RegionId": "cn-hangzhou",
+        "ImageId": "ubuntu_22_04_x64_20G_alibase_20240101.vhd",
+        "InstanceType": "ecs.g7.large",
+        "VSwitchId": "vsw-crash001",
+        "Amount": str(amount),
+        "ClientToken": token,
+    }
