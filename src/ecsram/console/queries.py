@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, desc, func, select, tuple_
 from ecsram.iam.system_policies import SYSTEM_POLICIES
 from ecsram.store import accounts, policies, roles, tags, users, world
 from ecsram.store import faults as stored_faults
+from ecsram.store import trail as stored_trail
 from ecsram.store.faults import StoredRule
 from ecsram.store.instances import Instance
 from ecsram.store.schema import access_keys, instances, trail_events
@@ -274,12 +275,12 @@ def _trail_statement(account: bool, name: bool) -> Statement:
         conditions.append(trail_events.c.account_id == bindparam("account_id"))
     if name:
         conditions.append(trail_events.c.event_name == bindparam("event_name"))
+    # One account's events come newest first by its (account, time) index; every account's by
+    # the order they were written (seq), which needs no index of its own.
+    order = (desc(trail_events.c.event_time), desc(trail_events.c.event_id)) if account else (desc(trail_events.c.seq),)
     return Statement(
         f"console_trail{'_account' if account else ''}{'_name' if name else ''}",
-        select(trail_events.c.account_id, trail_events.c.document)
-        .where(*conditions)
-        .order_by(desc(trail_events.c.event_time), desc(trail_events.c.event_id))
-        .limit(bindparam("limit")),
+        select(*stored_trail.STORED_COLUMNS).where(*conditions).order_by(*order).limit(bindparam("limit")),
     )
 
 
@@ -301,14 +302,15 @@ def trail_events_page(
     if action:
         bound["event_name"] = action
     views = []
-    for account, text in tx.all(_TRAIL[(bool(account_id), bool(action))], bound):
-        document = orjson.loads(text)
+    for row in tx.all(_TRAIL[(bool(account_id), bool(action))], bound):
+        event = stored_trail.StoredEvent(row[0], tuple(row[1:]))
+        document = event.document()
         identity = document.get("userIdentity") or {}
         status = (document.get("additionalEventData") or {}).get("httpStatus")
         views.append(
             EventView(
                 time=str(document.get("eventTime", "")),
-                account_id=account,
+                account_id=event.account_id,
                 name=str(document.get("eventName", "")),
                 service=str(document.get("serviceName", "")),
                 principal=_principal(identity),

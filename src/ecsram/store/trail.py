@@ -66,7 +66,7 @@ class TrailEvent(TypedDict):
 
 
 _COLUMNS = tuple(TrailEvent.__annotations__)
-_STORED = (trail_events.c.seq, *(trail_events.c[name] for name in _COLUMNS))
+STORED_COLUMNS = (trail_events.c.seq, *(trail_events.c[name] for name in _COLUMNS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +247,7 @@ def _lookup_statement(keys: tuple[str, ...], forward: bool, after: bool) -> Stat
         else:
             conditions.append(or_(time_column < t, and_(time_column == t, id_column < i)))
     order = (time_column, id_column) if forward else (desc(time_column), desc(id_column))
-    query = select(*_STORED)
+    query = select(*STORED_COLUMNS)
     if by_resource:
         query = query.select_from(
             trail_resources.join(
@@ -297,7 +297,7 @@ def _like_escape(value: str) -> str:
 
 _SCAN = Statement(
     "trail_scan",
-    select(*_STORED)
+    select(*STORED_COLUMNS)
     .where(trail_events.c.seq > bindparam("after_seq"), trail_events.c.event_time >= bindparam("since"))
     .order_by(trail_events.c.seq)
     .limit(bindparam("limit")),
