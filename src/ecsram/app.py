@@ -7,10 +7,14 @@ objects would cost more per request than everything ecsram does with a signed ca
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
+import signal
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from types import FrameType
 from typing import Any
 
 import orjson
@@ -40,7 +44,7 @@ from ecsram.probe import StoreProbe
 from ecsram.requestlog import RequestLog
 from ecsram.responses import JSON_CONTENT_TYPE, Response
 from ecsram.store import settings as stored_settings
-from ecsram.store.database import Database, is_in_memory
+from ecsram.store.database import Database, DatabaseUnavailable, DatabaseUnusable, is_in_memory
 from ecsram.transport import send_whole
 
 log = logging.getLogger("ecsram")
@@ -53,6 +57,8 @@ Send = Callable[[Message], Awaitable[None]]
 HEALTH_PATH = "/_ecsram/health"
 READY_PATH = "/_ecsram/ready"
 CLOCK_PATH = "/_ecsram/clock"
+# How often a worker whose start-up found the store unavailable tries it again.
+STORE_WAIT_SECONDS = 1.0
 
 
 # A body beyond this size that is still arriving needs one of a worker's large-body slots; the
@@ -64,6 +70,35 @@ LARGE_BODIES_BUDGET = 32 * 1024 * 1024
 
 class ClientDisconnected(Exception):
     pass
+
+
+class StopWaiting:
+    """Notes SIGINT and SIGTERM while a worker's start-up waits, and passes each on to the
+    handler that was there (uvicorn's, which shuts the server down once it serves)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    @contextlib.contextmanager
+    def on_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signals reach the main thread only; nothing to note here
+            return
+        previous: dict[int, Any] = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def note(sig: int, frame: FrameType | None) -> None:
+            self.requested = True
+            handler = previous[sig]
+            if callable(handler):
+                handler(sig, frame)
+
+        for sig in previous:
+            signal.signal(sig, note)
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 class LargeBodies:
@@ -178,8 +213,8 @@ class EcsramApp:
             prepare_store(self.database)
             if self.settings.seed_file:
                 seed_store(self.database, self.settings.seed_file)
-        with self.database.transaction() as tx:
-            tokens = TokenAuthority(stored_settings.ensure_token_secret(tx))
+        token_secret = self._token_secret()
+        tokens = TokenAuthority(token_secret)
         self.tokens = tokens
         if is_in_memory(self.settings.database_url):
             self.probe.in_process = self.database
@@ -196,7 +231,37 @@ class EcsramApp:
             self.database, self.clock, tokens, require_secret=not self.settings.loopback_only, trail=self.settings.trail
         )
         # The web console's actions are requests to this application, signed by ecsram (console/).
-        self.console = Console(self.settings, self.database, self.clock, self, signed_form)
+        self.console = Console(self.settings, self.database, self.clock, self, signed_form, token_secret)
+
+    def _token_secret(self) -> bytes:
+        """The store's token secret, waiting for a store that does not answer: the server checked
+        the store before it started its workers, so a worker (re)starting during an outage waits
+        for the store instead of failing its start-up, which would stop the whole server. A
+        store that answers but cannot be used fails at once, and so does the wait when the
+        worker is told to stop (SIGINT, SIGTERM)."""
+        assert self.database is not None
+        stop = StopWaiting()
+        with stop.on_signals():
+            waited_since = time.monotonic()
+            while True:
+                try:
+                    return self._read_token_secret()
+                except DatabaseUnusable:
+                    raise
+                except DatabaseUnavailable as exc:
+                    if self.database.memory or stop.requested:
+                        raise
+                    log.warning(
+                        "worker start-up waits for the store (%.0f s so far): %s", time.monotonic() - waited_since, exc
+                    )
+                time.sleep(STORE_WAIT_SECONDS)
+                if stop.requested:
+                    raise DatabaseUnavailable("stopped while waiting for the store")
+
+    def _read_token_secret(self) -> bytes:
+        assert self.database is not None
+        with self.database.transaction() as tx:
+            return stored_settings.ensure_token_secret(tx)
 
     def stop(self) -> None:
         if self.database is not None:

@@ -132,6 +132,13 @@ def assert_stuck(server: ServerProcess, writer: Writer) -> None:
 
 
 def assert_recovers(server: ServerProcess, writer: Writer) -> None:
+    try:
+        _assert_recovers(server, writer)
+    except (AssertionError, OSError) as exc:
+        raise AssertionError(f"{exc}\nserver output:\n{''.join(server.output)}") from exc
+
+
+def _assert_recovers(server: ServerProcess, writer: Writer) -> None:
     # Each worker closes its own circuit when its recovery check sees the store answer (about once
     # a second), so with several workers a call may meet one that has not yet: it gets a 503, which
     # clients retry. Recovered means five calls in a row served, within the patience.
@@ -325,6 +332,63 @@ def test_frozen_postgres_does_not_hold_up_a_second_worker_or_health(
     finally:
         private_postgres.thaw()
     assert_recovers(server, writer)
+
+
+def worker_pids(server: ServerProcess) -> list[int]:
+    """The server's worker processes (multiprocessing children of its parent process)."""
+    assert server.process is not None
+    pid = server.process.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in children if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + PATIENCE
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting: {what}"
+        time.sleep(0.1)
+
+
+def test_a_worker_restarted_during_an_outage_waits_for_the_store(
+    private_postgres: PrivatePostgres, server_factory: Callable[..., ServerProcess]
+) -> None:
+    """A worker that dies while the store is stuck is restarted, and its start-up waits for the
+    store: it must not fail, which would make uvicorn stop the whole server."""
+    server = server_factory(private_postgres.url, workers=2, extra_args=("--db-timeout", f"{DB_TIMEOUT:g}"))
+    key = create_account(private_postgres.url)
+    writer = Writer(RawClient(server.endpoint, key.access_key_id, key.secret))
+    assert writer.create_role() == (200, None)
+    before = worker_pids(server)
+    assert len(before) == 2, before
+    private_postgres.freeze()
+    try:
+        os.kill(before[0], signal.SIGKILL)
+        wait_for(lambda: len(set(worker_pids(server)) - set(before)) >= 1, "the supervisor restarts the worker")
+        time.sleep(DB_TIMEOUT + 2)  # the new worker's start-up meets the stuck store and waits
+        assert server.process is not None and server.process.poll() is None, "".join(server.output)
+    finally:
+        private_postgres.thaw()
+    assert_recovers(server, writer)
+    assert any("worker start-up waits for the store" in line for line in server.output), "".join(server.output)
+
+
+def test_a_server_stops_promptly_while_a_worker_waits_for_the_store(
+    private_postgres: PrivatePostgres, server_factory: Callable[..., ServerProcess]
+) -> None:
+    """SIGTERM ends a worker's wait for the store: the server stops without being killed."""
+    server = server_factory(private_postgres.url, workers=2, extra_args=("--db-timeout", f"{DB_TIMEOUT:g}"))
+    before = worker_pids(server)
+    private_postgres.freeze()
+    try:
+        os.kill(before[0], signal.SIGKILL)
+        wait_for(
+            lambda: any("worker start-up waits for the store" in line for line in server.output),
+            "the restarted worker waits for the store",
+        )
+        code = server.stop(timeout=10.0)
+    finally:
+        private_postgres.thaw()
+    assert code is not None and code != -signal.SIGKILL, f"exit code {code}:\n{''.join(server.output)}"
 
 
 # --- SQLite: another process holds the write lock ---------------------------------------------

@@ -45,7 +45,6 @@ from ecsram.console.session import LOCAL, LOGIN, Session, SessionKeys, cookie_he
 from ecsram.faults import rules
 from ecsram.responses import Response
 from ecsram.store import accounts, users
-from ecsram.store import settings as stored_settings
 from ecsram.store.accounts import ACCOUNT_ID
 from ecsram.store.database import Database, DatabaseUnavailable
 
@@ -100,14 +99,17 @@ class Forbidden(Exception):
 class Console:
     """One per worker process: renders pages, checks sessions, and sends actions through ``app``."""
 
-    def __init__(self, settings: Settings, database: Database, clock: Clock, app: Asgi, sign: Signer) -> None:
+    def __init__(
+        self, settings: Settings, database: Database, clock: Clock, app: Asgi, sign: Signer, token_secret: bytes
+    ) -> None:
+        """``token_secret``: the store's token secret (``store.settings.ensure_token_secret``),
+        from which the session keys are derived."""
         self.settings = settings
         self.database = database
         self.clock = clock
         self.app = app
         self.sign = sign
-        with database.transaction() as tx:
-            self.keys = SessionKeys(stored_settings.ensure_token_secret(tx))
+        self.keys = SessionKeys(token_secret)
         self.templates = jinja2.Environment(
             loader=jinja2.PackageLoader("ecsram.console", "templates"),
             autoescape=True,

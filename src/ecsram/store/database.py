@@ -393,11 +393,21 @@ class Database:
                 log.debug("discarding a broken connection failed", exc_info=True)
 
     def close(self) -> None:
+        """Let the connection go. Returning it to the pool rolls back, a call that a stuck store
+        would never answer: with the circuit open the connection is dropped without it, and
+        otherwise the return is bounded like a transaction (so a server can stop in an outage)."""
+        if self._fairy is not None and self.unavailable_reason is not None:
+            self._discard_connection()
         if self._fairy is not None:
+            if self.timeout is not None:
+                self.deadline = time.monotonic() + self.timeout
             try:
                 self._fairy.close()
+            except Exception:  # broken by the watchdog, or already gone: nothing more to release
+                log.debug("closing the store connection failed", exc_info=True)
             finally:
                 self._fairy = None
+                self.deadline = 0.0
         if self._writer_lock is not None:
             self._writer_lock.close()
         self.engine.dispose()
