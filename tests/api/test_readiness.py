@@ -7,17 +7,14 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
-import orjson
 import psycopg
 import pytest
 
 from ecsram.testing.server import ServerProcess
+from tests.support.admin import timed_get
 from tests.support.databases import drop_all, fresh_postgres_database, postgres_admin_url
 from tests.support.files import read_only
 
@@ -25,31 +22,21 @@ from tests.support.files import read_only
 PROMPT = 6.0
 
 
-def get(url: str) -> tuple[int, dict[str, Any], float]:
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            status, body = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        status, body = exc.code, exc.read()
-    return status, orjson.loads(body), time.monotonic() - started
-
-
 def test_health_and_ready_on_a_working_store(server: ServerProcess) -> None:
-    assert get(f"{server.url}/_ecsram/health")[:2] == (200, {"status": "ok", "store": "ok"})
-    assert get(f"{server.url}/_ecsram/ready")[:2] == (200, {"status": "ready"})
+    assert timed_get(f"{server.url}/_ecsram/health")[:2] == (200, {"status": "ok", "store": "ok"})
+    assert timed_get(f"{server.url}/_ecsram/ready")[:2] == (200, {"status": "ready"})
 
 
 def test_read_only_store_is_live_but_not_ready(tmp_path: Path, server_factory: Callable[..., ServerProcess]) -> None:
     path = tmp_path / "ecsram.db"
     server = server_factory(f"sqlite:///{path}")
     with read_only(path):
-        status, body, _ = get(f"{server.url}/_ecsram/ready")
+        status, body, _ = timed_get(f"{server.url}/_ecsram/ready")
         assert status == 503
         assert body["store"] == "read-only" and str(path) in body["reason"], body
-        status, body, _ = get(f"{server.url}/_ecsram/health")
+        status, body, _ = timed_get(f"{server.url}/_ecsram/health")
         assert status == 200 and body["store"] == "read-only", body
-    assert get(f"{server.url}/_ecsram/ready")[:2] == (200, {"status": "ready"})
+    assert timed_get(f"{server.url}/_ecsram/ready")[:2] == (200, {"status": "ready"})
 
 
 @pytest.fixture
@@ -75,10 +62,10 @@ def test_a_stuck_writer_makes_ready_fail_fast_and_health_stays_up(
     url, hold = held_writer_lock
     server = server_factory(url)
     hold()
-    status, body, took = get(f"{server.url}/_ecsram/ready")
+    status, body, took = timed_get(f"{server.url}/_ecsram/ready")
     assert status == 503 and "did not answer within 1 s" in body["reason"], body
     assert took < PROMPT
-    status, body, took = get(f"{server.url}/_ecsram/health")  # reads need no writer lock
+    status, body, took = timed_get(f"{server.url}/_ecsram/health")  # reads need no writer lock
     assert (status, body["store"]) == (200, "ok")
     assert took < PROMPT
 
@@ -99,13 +86,13 @@ def test_a_locked_postgres_store_does_not_hold_up_health(
         # 10 s lock timeout): the store is there but does not answer.
         admin.execute("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
         for path in ("health", "ready"):
-            status, body, took = get(f"{server.url}/_ecsram/{path}")
+            status, body, took = timed_get(f"{server.url}/_ecsram/{path}")
             assert took < PROMPT, (path, took)
             assert body["store"] == "unavailable" and "within 1 s" in body["reason"], body
             assert status == (200 if path == "health" else 503)
         admin.rollback()
     deadline = time.monotonic() + 30
-    while get(f"{server.url}/_ecsram/ready")[0] != 200:
+    while timed_get(f"{server.url}/_ecsram/ready")[0] != 200:
         assert time.monotonic() < deadline
         time.sleep(0.1)
 
@@ -118,8 +105,8 @@ def test_read_only_postgres_store_is_not_ready(
     with psycopg.connect(postgres_admin_url(), autocommit=True) as admin:
         admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
         try:
-            status, body, _ = get(f"{server.url}/_ecsram/ready")
+            status, body, _ = timed_get(f"{server.url}/_ecsram/ready")
             assert status == 503 and body["store"] == "read-only" and "refuses writes" in body["reason"], body
         finally:
             admin.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
-    assert get(f"{server.url}/_ecsram/ready")[0] == 200
+    assert timed_get(f"{server.url}/_ecsram/ready")[0] == 200

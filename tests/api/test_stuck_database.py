@@ -20,20 +20,18 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import psycopg
 import pytest
 
 from ecsram.testing.accounts import create_account
 from ecsram.testing.server import ServerProcess
+from tests.support.admin import timed_get
 from tests.support.raw import RAM, RawClient
 
 DB_TIMEOUT = 2.0  # the servers' --db-timeout here
@@ -47,16 +45,6 @@ ECS_TRUST = (
     '{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":["ecs.aliyuncs.com"]}}],'
     '"Version":"1"}'
 )
-
-
-def get(url: str) -> tuple[int, dict[str, Any], float]:
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            status, body = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        status, body = exc.code, exc.read()
-    return status, orjson.loads(body), time.monotonic() - started
 
 
 def timed(call: Callable[[], Any]) -> tuple[Any, float]:
@@ -122,11 +110,11 @@ def assert_stuck(server: ServerProcess, writer: Writer) -> None:
         (status, code), took = timed(writer.create_role)
         assert (status, code) == (503, "ServiceUnavailable")
         assert took < PROMPT, f"a call with the circuit open took {took:.2f} s"
-    status, body, took = get(f"{server.url}/_ecsram/health")
+    status, body, took = timed_get(f"{server.url}/_ecsram/health")
     assert status == 200 and body["store"] == "unavailable", body
     assert "--db-timeout" in body["reason"], body
     assert took < PROMPT, f"health took {took:.2f} s"
-    status, body, took = get(f"{server.url}/_ecsram/ready")
+    status, body, took = timed_get(f"{server.url}/_ecsram/ready")
     assert status == 503 and body["store"] == "unavailable", body
     assert took < PROMPT, f"ready took {took:.2f} s"
 
@@ -153,8 +141,8 @@ def _assert_recovers(server: ServerProcess, writer: Writer) -> None:
             assert (status, code) == (503, "ServiceUnavailable")
             served_in_a_row = 0
             time.sleep(0.2)
-    assert get(f"{server.url}/_ecsram/health")[:2] == (200, {"status": "ok", "store": "ok"})
-    assert get(f"{server.url}/_ecsram/ready")[:2] == (200, {"status": "ready"})
+    assert timed_get(f"{server.url}/_ecsram/health")[:2] == (200, {"status": "ok", "store": "ok"})
+    assert timed_get(f"{server.url}/_ecsram/ready")[:2] == (200, {"status": "ready"})
     missing = set(writer.acknowledged) - listed_roles(writer.client)
     assert not missing, f"acknowledged roles lost: {sorted(missing)}"
     assert 500 not in writer.statuses
@@ -326,7 +314,7 @@ def test_frozen_postgres_does_not_hold_up_a_second_worker_or_health(
             assert (status, code) == (503, "ServiceUnavailable")
             assert took < DB_TIMEOUT + MARGIN, f"a call took {took:.2f} s"
         for _ in range(4):
-            status, body, took = get(f"{server.url}/_ecsram/health")
+            status, body, took = timed_get(f"{server.url}/_ecsram/health")
             assert status == 200 and body["store"] == "unavailable", body
             assert took < PROMPT + 0.5, f"health took {took:.2f} s"
     finally:

@@ -6,11 +6,25 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from typing import Any
 
+import orjson
+
 from ecsram.testing.server import ServerProcess
+
+
+def timed_get(url: str) -> tuple[int, dict[str, Any], float]:
+    """GET a JSON endpoint (health, readiness): its status, document and how long it took."""
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read()
+    return status, orjson.loads(body), time.monotonic() - started
 
 
 def admin(server: ServerProcess, method: str, path: str) -> tuple[int, Any]:

@@ -598,19 +598,9 @@ class Console:
     async def _add_rule(self, scope: Scope, session: Session, account: str, form: dict[str, str]) -> Any:
         back = {"account": account} if session.kind != LOGIN else {}
         declared: dict[str, Any] = {}
-        for name in (
-            "action",
-            "product",
-            "instance_id",
-            "effect",
-            "code",
-            "status",
-            "message",
-            "latency_ms",
-            "probability",
-            "count",
-            "ttl_seconds",
-        ):
+        for name in rules.FIELDS:
+            if name in ("account", "expires_at"):
+                continue  # the account is the console's; a rule from the page expires by ttl_seconds
             value = form.get(name, "").strip()
             if value:
                 declared[name] = value
