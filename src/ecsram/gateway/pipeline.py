@@ -271,8 +271,11 @@ class Gateway:
         return errors.internal_error()
 
     def housekeeping(self) -> None:
-        """Prune expired nonces, at most once per interval per process (between requests)."""
+        """Prune expired nonces, at most once per interval per process, and the trail's own
+        housekeeping, which keeps its intervals (between requests)."""
         wall = self.clock.wall()
+        if self.trail is not None:
+            self.trail.housekeeping(wall)
         if wall < self._next_prune:
             return
         self._next_prune = wall + NONCE_PRUNE_INTERVAL_SECONDS
@@ -281,5 +284,3 @@ class Gateway:
                 nonces.prune(tx, wall)
         except DatabaseUnavailable as exc:
             log.warning("nonce pruning skipped: %s", exc)
-        if self.trail is not None:
-            self.trail.housekeeping(wall)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -301,8 +302,9 @@ throttle_buckets = Table(
 # credential fetch, holding only what cannot be derived; the event document LookupEvents returns
 # is rebuilt from it when it is read (store/trail.py). ``event_time`` is in milliseconds. ``seq``
 # numbers events in the order they were written (on SQLite it is the rowid, so the table's own
-# B-tree): retention prunes the oldest by it and ``ecsram trail`` reads in its order. Two
-# indexes, both per account: by time, and by event name and time (lookups order by time and ID).
+# B-tree): retention prunes the oldest by it and ``ecsram trail`` reads in its order. One index,
+# per account by time (lookups order by time and ID); a lookup by event name, AccessKey or
+# resource searches the blocks that trail_blocks' filters point to.
 trail_events = Table(
     "trail_events",
     metadata,
@@ -328,17 +330,19 @@ trail_events = Table(
     Column("error_message", Text, nullable=True),
 )
 Index("ix_trail_events_account_time", trail_events.c.account_id, trail_events.c.event_time)
-Index("ix_trail_events_account_name", trail_events.c.account_id, trail_events.c.event_name, trail_events.c.event_time)
 
-# The resources an event named, one row each (LookupAttribute ResourceName). The key is the
-# lookup's order, and on SQLite the table is that one B-tree (WITHOUT ROWID). No other index:
-# pruning deletes an event's rows by this key, from the event's ``resource_names``.
-trail_resources = Table(
-    "trail_resources",
+# The resource names, event names and AccessKeys of each block of ``seq`` numbers, as a Bloom filter
+# (store/trail.py): a lookup by one of them reads the filters and searches only the blocks that
+# may hold it. A block is summarised once every event it can hold has committed, so an event
+# costs no write beyond its row and one index entry, and none keyed by name (scattered over the
+# pages of a B-tree).
+trail_blocks = Table(
+    "trail_blocks",
     metadata,
-    Column("account_id", String(16), primary_key=True),
-    Column("resource_name", String(256), primary_key=True),
-    Column("event_time", BigInteger, primary_key=True),
-    Column("event_id", String(64), primary_key=True),
-    sqlite_with_rowid=False,
+    Column("block", BigInteger, primary_key=True, autoincrement=False),  # seq // trail.BLOCK_EVENTS
+    Column("bloom", LargeBinary, nullable=False),  # empty when no event of the block named a resource
+    # The block's earliest and latest event times (NULL when it has no event): a lookup reads the
+    # filters of the blocks that overlap its time window only.
+    Column("min_time", BigInteger, nullable=True),
+    Column("max_time", BigInteger, nullable=True),
 )

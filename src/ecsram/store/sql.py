@@ -60,6 +60,28 @@ def in_list(column: ColumnElement[Any], param: str) -> InList:
     return InList(column, param)
 
 
+class Contains(ColumnElement[Any]):
+    """``needle`` occurs in ``haystack``: exact and case-sensitive on both backends (SQLite's
+    LIKE ignores ASCII case, and a LIKE pattern would need its wildcards escaped)."""
+
+    inherit_cache = True
+    type: Any = NullType()
+
+    def __init__(self, haystack: ColumnElement[Any], needle: ColumnElement[Any]) -> None:
+        self.haystack = haystack
+        self.needle = needle
+
+
+@compiles(Contains, "sqlite")
+def _contains_sqlite(element: Contains, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"instr({compiler.process(element.haystack, **kw)}, {compiler.process(element.needle, **kw)}) > 0"
+
+
+@compiles(Contains, "postgresql")
+def _contains_postgresql(element: Contains, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"strpos({compiler.process(element.haystack, **kw)}, {compiler.process(element.needle, **kw)}) > 0"
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledSql:
     text: str
@@ -236,13 +258,27 @@ class Tx:
     def run_many(self, statement: Statement, rows: list[dict[str, Any]]) -> None:
         """Execute one statement for each of ``rows`` (a batch insert)."""
         sql = statement.compiled(self._dialect)
-        bound = [{**sql.constants, **row} for row in rows]
+        bound = [{**sql.constants, **row} for row in rows] if sql.constants else rows
         if self._deferred:
             deferred, self._deferred = self._deferred, []
             self._connection.execute("; ".join(deferred))  # simple query protocol: one round trip
         cursor = self._connection.cursor()
         try:
             cursor.executemany(sql.text, bound)
+        finally:
+            cursor.close()
+
+    def insert_rows(self, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+        """A batch INSERT of positional rows: for the hottest batch insert (the trail's), where
+        binding each row by name costs more than the row itself."""
+        placeholder = "?" if self.dialect_name == "sqlite" else "%s"
+        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([placeholder] * len(columns))})"
+        if self._deferred:
+            deferred, self._deferred = self._deferred, []
+            self._connection.execute("; ".join(deferred))
+        cursor = self._connection.cursor()
+        try:
+            cursor.executemany(sql, rows)
         finally:
             cursor.close()
 

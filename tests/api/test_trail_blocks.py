@@ -1,0 +1,93 @@
+"""The trail's block filters on the configured backend (SQLite, or PostgreSQL in its pass):
+lookups by resource, event name and AccessKey find the same events before, while and after the
+blocks are summarised, and a summary waits for the events still being written (PostgreSQL
+numbers events when they are inserted, not when they commit)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from ecsram.store import trail
+from ecsram.store.database import Database
+from tests.unit.test_trail_store import ACCOUNT, OTHER, QUERIES, _expected, _paged, _world, event
+
+
+@pytest.fixture
+def store(database_factory: Callable[[], str]) -> Iterator[Database]:
+    database = Database(database_factory())
+    database.migrate()
+    yield database
+    database.close()
+
+
+@pytest.mark.parametrize("forward", [True, False])
+def test_lookups_agree_before_and_after_the_summary(
+    store: Database, monkeypatch: pytest.MonkeyPatch, forward: bool
+) -> None:
+    monkeypatch.setattr(trail, "BLOCK_EVENTS", 8)
+    events = _world(100)
+    queries = [(a, q) for a in (ACCOUNT, OTHER) for q in QUERIES]
+    expected = {q: _expected(events, *q, forward) for q in queries}
+    with store.transaction() as tx:
+        trail.record(tx, events)
+    with store.transaction() as tx:
+        before = {q: _paged(tx, *q, forward, page=3) for q in queries}
+    with store.transaction() as tx:
+        assert trail.summarise(tx, max_blocks=5) == 5
+    with store.transaction() as tx:
+        partly = {q: _paged(tx, *q, forward, page=4) for q in queries}
+    with store.transaction() as tx:
+        assert trail.summarise(tx) >= 7
+    with store.transaction() as tx:
+        after = {q: _paged(tx, *q, forward, page=5) for q in queries}
+    assert before == partly == after == expected
+
+
+def test_a_summary_waits_for_events_still_being_written(
+    store: Database, database_factory: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(trail, "BLOCK_EVENTS", 8)
+    writer = Database(store.url)
+    try:
+        with store.transaction() as tx:
+            trail.record(tx, [event(i) for i in range(7)])  # one short of a whole first block
+        started, release = threading.Event(), threading.Event()
+
+        def slow_writer() -> None:
+            # Takes its number first and commits last, with the name the lookup looks for.
+            with writer.transaction() as tx:
+                trail.record(tx, [event(100, resources=("i-late",))])
+                started.set()
+                release.wait(10)
+
+        thread = threading.Thread(target=slow_writer)
+        thread.start()
+        assert started.wait(10)
+        if store.dialect.name == "postgresql":
+            with store.transaction() as tx:
+                trail.record(tx, [event(i) for i in range(200, 210)])  # later numbers, committed first
+            summary = threading.Thread(target=lambda: _summarise(store))
+            summary.start()
+            time.sleep(0.3)
+            assert summary.is_alive()  # waiting for the slow writer's transaction to end
+            release.set()
+            summary.join(10)
+            assert not summary.is_alive()
+        else:
+            release.set()  # SQLite: one writer at a time, numbered in commit order
+        thread.join(10)
+        _summarise(store)
+        with store.transaction() as tx:
+            found = trail.lookup(tx, ACCOUNT, start=0, end=2**62, filters=[("ResourceName", "i-late")])
+        assert [e.event_id for e in found] == ["E-000100"]
+    finally:
+        writer.close()
+
+
+def _summarise(store: Database) -> None:
+    with store.transaction() as tx:
+        trail.summarise(tx)
