@@ -369,11 +369,11 @@ def test_a_block_is_summarised_only_once_complete(database: Database, monkeypatc
 
 
 def test_the_filter_has_no_false_negatives_and_few_false_positives() -> None:
-    names = [(ACCOUNT, f"i-{n:020x}") for n in range(1500)]
-    bits = trail.bloom(names)
+    names = [(ACCOUNT, f"r/i-{n:020x}") for n in range(1500)]
+    bits = trail.bloom(f"{account}/{name}" for account, name in names)
     assert len(bits) == trail.BLOOM_BYTES and trail.bloom([]) == b""
     assert all(trail.may_hold(bits, trail.bloom_positions(*pair)) for pair in names)
-    others = [trail.bloom_positions(ACCOUNT, f"i-{n:020x}") for n in range(10_000, 20_000)]
+    others = [trail.bloom_positions(ACCOUNT, f"r/i-{n:020x}") for n in range(10_000, 20_000)]
     others += [trail.bloom_positions(OTHER, name) for _account, name in names]  # another account's
     false_positives = sum(trail.may_hold(bits, positions) for positions in others)
     assert false_positives < 0.03 * len(others), false_positives

@@ -178,13 +178,19 @@ def document(event: TrailEvent) -> dict[str, Any]:
     return result
 
 
+COLUMNS = _COLUMNS  # the order of a row given to ``record_rows``
 _row_values = itemgetter(*_COLUMNS)
 
 
 def record(tx: Tx, events: Sequence[TrailEvent]) -> None:
     """Write ``events``: one batched INSERT."""
-    if events:
-        tx.insert_rows(trail_events, _COLUMNS, [_row_values(event) for event in events])
+    record_rows(tx, [_row_values(event) for event in events])
+
+
+def record_rows(tx: Tx, rows: list[tuple[Any, ...]]) -> None:
+    """Write events given as rows of ``COLUMNS`` values (the request path's form: no dict)."""
+    if rows:
+        tx.insert_rows(trail_events, _COLUMNS, rows)
 
 
 def join_resources(names: Sequence[str]) -> str | None:
@@ -201,22 +207,39 @@ INDEXED_KEYS = {"ResourceName": "r", "EventName": "e", "EventAccessKeyId": "k"}
 
 def bloom_positions(account_id: str, attribute: str) -> tuple[int, ...]:
     """The bits an attribute (``INDEXED_KEYS`` prefix, ``/``, value) of an account sets in a
-    block's filter (double hashing of one digest)."""
-    key = f"{account_id}/{attribute}".encode("utf-8", "replace")
-    digest = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little")
-    first, second, bits = digest & 0xFFFFFFFF, (digest >> 32) | 1, BLOOM_BYTES * 8
-    return tuple((first + i * second) % bits for i in range(BLOOM_HASHES))
+    block's filter."""
+    return _positions(f"{account_id}/{attribute}")
 
 
-def bloom(pairs: Iterable[tuple[str, str]]) -> bytes:
-    """The filter of (account, attribute) pairs; empty when there are none."""
-    positions = {p for pair in set(pairs) for p in bloom_positions(*pair)}
-    if not positions:
-        return b""
+def _positions(key: str) -> tuple[int, ...]:
+    # Double hashing of one 64-bit digest; BLOOM_BYTES * 8 is a power of two.
+    digest = int.from_bytes(hashlib.blake2b(key.encode("utf-8", "replace"), digest_size=8).digest(), "little")
+    first, second, mask = digest & 0xFFFFFFFF, (digest >> 32) | 1, BLOOM_BYTES * 8 - 1
+    return tuple((first + i * second) & mask for i in range(BLOOM_HASHES))
+
+
+def bloom(keys: Iterable[str]) -> bytes:
+    """The filter of keys (``account/attribute``, as ``bloom_positions`` makes them); empty
+    when there are none."""
     bits = bytearray(BLOOM_BYTES)
-    for position in positions:
-        bits[position >> 3] |= 1 << (position & 7)
-    return bytes(bits)
+    empty = True
+    for key in set(keys):
+        for position in _positions(key):
+            bits[position >> 3] |= 1 << (position & 7)
+        empty = False
+    return b"" if empty else bytes(bits)
+
+
+def _block_keys(rows: Sequence[Any]) -> set[str]:
+    """The filter keys of a block's events (rows of ``_BLOCK_ROWS``)."""
+    keys: set[str] = set()
+    for account, _time, names, event_name, access_key_id in rows:
+        prefix = account + "/"
+        keys.add(prefix + "e/" + event_name)
+        keys.add(prefix + "k/" + access_key_id)
+        if names:
+            keys.update(prefix + "r/" + name for name in names.split(";"))
+    return keys
 
 
 def may_hold(filter_bits: bytes, positions: tuple[int, ...]) -> bool:
@@ -266,15 +289,12 @@ def summarise(tx: Tx, *, max_blocks: int = 16) -> int:
     while written < max_blocks and newest >= (next_block + 1) * BLOCK_EVENTS - 1:
         lo = next_block * BLOCK_EVENTS
         rows = tx.all(_BLOCK_ROWS, {"lo": lo, "hi": lo + BLOCK_EVENTS - 1})
-        pairs = [(account, f"r/{name}") for account, _t, names, _e, _k in rows if names for name in names.split(";")]
-        pairs += [(account, f"e/{event_name}") for account, _t, _n, event_name, _k in rows]
-        pairs += [(account, f"k/{key}") for account, _t, _n, _e, key in rows]
         times = [row[1] for row in rows]
         tx.run(
             _INSERT_BLOCK,
             {
                 "block": next_block,
-                "bloom": bloom(pairs),
+                "bloom": bloom(_block_keys(rows)),
                 "min_time": min(times) if times else None,
                 "max_time": max(times) if times else None,
             },
