@@ -323,7 +323,7 @@ def test_indexed_lookups_give_the_same_events_summarised_or_not(
         assert trail.summarise(tx) == 7  # 100 events: 12 whole blocks of 8; the last is not complete
         assert trail.summarise(tx) == 0
         after = {q: _paged(tx, *q, forward, page=5) for q in queries}
-        monkeypatch.setattr(trail, "MAX_SEARCHED_BLOCKS", 0)  # the walk by time instead of the blocks
+        monkeypatch.setattr(trail, "MAX_UNSUMMARISED", 0)  # the walk by time instead of the blocks
         walked = {q: _paged(tx, *q, forward, page=50) for q in queries}
     assert before == partly == after == walked == expected
 
@@ -334,17 +334,46 @@ def test_a_rare_value_is_searched_in_its_blocks_only(database: Database, monkeyp
     with database.transaction() as tx:
         trail.record(tx, events)
         trail.summarise(tx)
-        bound = {"start": 0, "end": 2**62}
-        ranges = trail._searched_ranges(tx, ACCOUNT, ["e/DetachInstanceRamRole"], bound, True, None)
-        # Events 60 and 61 (numbers 61, 62): block 7, then the unsummarised tail. Event 17 has
-        # that name too, in the other account: its block is not searched.
-        assert ranges == [(56, 63), (96, 100)]
-        other = trail._searched_ranges(tx, OTHER, ["e/DetachInstanceRamRole"], bound, True, None)
-        assert other == [(16, 23), (96, 100)]
-        common = trail._searched_ranges(tx, ACCOUNT, ["r/i-a"], bound, True, None)
-        assert common is not None and len(common) == 13
-        monkeypatch.setattr(trail, "MAX_SEARCHED_BLOCKS", 4)
-        assert trail._searched_ranges(tx, ACCOUNT, ["r/i-a"], bound, True, None) is None
+        bound = {"start": 0, "end": 2**62, "limit": 20}
+        plan = trail._block_plan(tx, ACCOUNT, ["e/DetachInstanceRamRole"], bound, True, None)
+        # Events 60 and 61 (numbers 61, 62): block 7, and the events not yet summarised. Event 17
+        # has that name too, in the other account: its block is not searched.
+        assert plan is not None and [b[0] for b in plan.blocks] == [7] and plan.unsummarised == (96, 100)
+        other = trail._block_plan(tx, OTHER, ["e/DetachInstanceRamRole"], bound, True, None)
+        assert other is not None and [b[0] for b in other.blocks] == [2]
+        common = trail._block_plan(tx, ACCOUNT, ["r/i-a"], bound, False, None)
+        assert common is not None and [b[0] for b in common.blocks] == list(range(11, -1, -1))
+        # Newest first, a page of 3: the events not yet summarised (numbers 96-100) hold three, and
+        # every block is older than the third (block 11's latest is event 94's time): no block.
+        searched: list[tuple[int, int]] = []
+        statement = trail._lookup_statement(("ResourceName",), False, False, ranged=True)
+        page = {**bound, "account_id": ACCOUNT, "v0": ";i-a;", "limit": 3}
+        plan = trail._block_plan(tx, ACCOUNT, ["r/i-a"], page, False, None)
+        assert plan is not None
+        found = trail._search_blocks(_Counting(tx, searched), statement, page, plan)
+        assert [row[1] for row in found] == _expected(events, ACCOUNT, (("ResourceName", "i-a"),), False)[:3]
+        assert searched == [(96, 100)], searched
+        # A page of 5 needs blocks as well, and stops well before the oldest.
+        searched.clear()
+        page = {**page, "limit": 5}
+        plan = trail._block_plan(tx, ACCOUNT, ["r/i-a"], page, False, None)
+        assert plan is not None
+        found = trail._search_blocks(_Counting(tx, searched), statement, page, plan)
+        assert [row[1] for row in found] == _expected(events, ACCOUNT, (("ResourceName", "i-a"),), False)[:5]
+        assert 1 < len(searched) < len(plan.blocks) // 2, searched
+        monkeypatch.setattr(trail, "MAX_UNSUMMARISED", 4)
+        assert trail._block_plan(tx, ACCOUNT, ["r/i-a"], bound, True, None) is None
+
+
+class _Counting:
+    """A transaction that notes the ranges of event numbers it is asked to search."""
+
+    def __init__(self, tx: Any, searched: list[tuple[int, int]]) -> None:
+        self.tx, self.searched = tx, searched
+
+    def all(self, statement: Any, params: dict[str, Any]) -> list[Any]:
+        self.searched.append((params["lo"], params["hi"]))
+        return self.tx.all(statement, params)  # type: ignore[no-any-return]
 
 
 def test_a_block_is_summarised_only_once_complete(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -47,11 +47,9 @@ PRUNE_BATCH = 10_000
 BLOCK_EVENTS = 1024
 BLOOM_BYTES = 2048
 BLOOM_HASHES = 4
-# A lookup searches at most this many blocks one by one; a value in more blocks than that is
-# common enough that walking the account's events by time finds a page of it sooner.
-MAX_SEARCHED_BLOCKS = 32
-# Nor does it search the events not yet summarised one by one when they are more than this
-# (only after an upgrade, or when housekeeping has not run for a long while).
+# A lookup by an indexed value walks the account's events by time instead of searching the
+# blocks when more events than this are not summarised yet (after an upgrade, or when
+# housekeeping has not run for a long while).
 MAX_UNSUMMARISED = 65_536
 # An action is a read if its name starts with one of these (ActionTrail's eventRW).
 READ_PREFIXES = ("Describe", "List", "Get", "Lookup", "Query", "Check")
@@ -389,35 +387,43 @@ def lookup(
     if after is not None:
         bound["after_time"], bound["after_id"] = after
     indexed = [f"{INDEXED_KEYS[key]}/{value}" for key, value in filters if key in INDEXED_KEYS]
-    ranges = _searched_ranges(tx, account_id, indexed, bound, forward, after) if indexed else None
-    if ranges is None:
+    plan = _block_plan(tx, account_id, indexed, bound, forward, after) if indexed else None
+    if plan is None:
         rows = tx.all(_lookup_statement(keys, forward, after is not None), bound)
     else:
-        statement = _lookup_statement(keys, forward, after is not None, ranged=True)
-        rows = [row for lo, hi in ranges for row in tx.all(statement, {**bound, "lo": lo, "hi": hi})]
-        # Each range gave its first ``limit`` in the lookup's order; together, the first ``limit``.
-        rows.sort(key=lambda row: (row[3], row[1]), reverse=not forward)
-        del rows[limit:]
+        rows = _search_blocks(tx, _lookup_statement(keys, forward, after is not None, ranged=True), bound, plan)
     return [StoredEvent(row[0], tuple(row[1:])) for row in rows]
 
 
 _BLOCK_FILTERS = Statement(
     "trail_block_filters",
-    select(trail_blocks.c.block, trail_blocks.c.bloom)
+    select(trail_blocks.c.block, trail_blocks.c.bloom, trail_blocks.c.min_time, trail_blocks.c.max_time)
     .where(trail_blocks.c.max_time >= bindparam("start"), trail_blocks.c.min_time <= bindparam("end"))
     .order_by(trail_blocks.c.block),
 )
 
 
-def _searched_ranges(
+@dataclass(frozen=True, slots=True)
+class BlockPlan:
+    """Where a lookup by indexed values searches: the events not yet summarised (a range of
+    numbers, empty when lo > hi), then the blocks whose filters may hold every value, as
+    (block, earliest time, latest time), in the lookup's order (by latest time, newest first,
+    or by earliest time, oldest first)."""
+
+    forward: bool
+    limit: int
+    unsummarised: tuple[int, int]
+    blocks: list[tuple[int, int, int]]
+
+
+def _block_plan(
     tx: Tx, account_id: str, attributes: list[str], bound: dict[str, Any], forward: bool, after: tuple[int, str] | None
-) -> list[tuple[int, int]] | None:
-    """The ranges of event numbers that can hold events with every one of ``attributes`` in the
-    window: the blocks whose filters may hold them, and the events after the last summarised
-    block. None when a walk of the account's events by time is the better plan."""
+) -> BlockPlan | None:
+    """The plan of a lookup by ``attributes``; None when a walk of the account's events by time
+    is the better one (too many events not yet summarised)."""
     newest = tx.scalar(_NEWEST_SEQ)
     if newest is None:
-        return []
+        return BlockPlan(forward, bound["limit"], (1, 0), [])
     last = tx.scalar(_LAST_BLOCK)
     unsummarised = 0 if last is None else (last + 1) * BLOCK_EVENTS
     if newest - unsummarised >= MAX_UNSUMMARISED:
@@ -426,14 +432,37 @@ def _searched_ranges(
     if after is not None:  # blocks wholly before (or after) the cursor hold nothing more
         start, end = (max(start, after[0]), end) if forward else (start, min(end, after[0]))
     probes = [bloom_positions(account_id, attribute) for attribute in attributes]
-    ranges: list[tuple[int, int]] = []
-    for block, filter_bits in tx.all(_BLOCK_FILTERS, {"start": start, "end": end}):
-        if all(may_hold(filter_bits, positions) for positions in probes):
-            if len(ranges) == MAX_SEARCHED_BLOCKS:
-                return None
-            ranges.append((block * BLOCK_EVENTS, block * BLOCK_EVENTS + BLOCK_EVENTS - 1))
-    ranges.append((unsummarised, newest))
-    return ranges
+    blocks = [
+        (block, min_time, max_time)
+        for block, filter_bits, min_time, max_time in tx.all(_BLOCK_FILTERS, {"start": start, "end": end})
+        if all(may_hold(filter_bits, positions) for positions in probes)
+    ]
+    blocks.sort(key=(lambda b: b[1]) if forward else (lambda b: -b[2]))
+    return BlockPlan(forward, bound["limit"], (unsummarised, newest), blocks)
+
+
+def _search_blocks(tx: Tx, statement: Statement, bound: dict[str, Any], plan: BlockPlan) -> list[Any]:
+    """Search the plan's ranges, each for its first ``limit`` events in the lookup's order, and
+    stop at the first block that cannot hold an event before the ``limit``-th found so far (its
+    times are all beyond it: equal times are still searched, the event ID orders them)."""
+
+    def search(lo: int, hi: int) -> list[Any]:
+        return tx.all(statement, {**bound, "lo": lo, "hi": hi}) if lo <= hi else []
+
+    def keep_first(found: list[Any]) -> None:
+        found.sort(key=lambda row: (row[3], row[1]), reverse=not plan.forward)
+        del found[plan.limit :]
+
+    rows = search(*plan.unsummarised)
+    for block, min_time, max_time in plan.blocks:
+        if len(rows) >= plan.limit:
+            keep_first(rows)
+            last_time = rows[-1][3]
+            if (min_time > last_time) if plan.forward else (max_time < last_time):
+                break
+        rows += search(block * BLOCK_EVENTS, block * BLOCK_EVENTS + BLOCK_EVENTS - 1)
+    keep_first(rows)
+    return rows
 
 
 def _like_escape(value: str) -> str:
