@@ -137,6 +137,8 @@ def request_parameters(params: dict[str, str]) -> dict[str, Any]:
 def _resource_columns(params: dict[str, str]) -> tuple[str | None, str | None]:
     """The event's ``resource_names`` and ``resource_types``: ``resources`` joined, each without
     repeats (the hot path of ``build``, so it does not make the pairs)."""
+    if "ResourceId.1" in params:  # the tag operations (ResourceId.N): rare, the plain way
+        return _resource_strings(resources(params))
     names: dict[str, None] = {}
     types: dict[str, None] = {}
     count = 0
@@ -149,8 +151,6 @@ def _resource_columns(params: dict[str, str]) -> tuple[str | None, str | None]:
                 names[_clean(name).replace(";", "")] = None
                 types[kind] = None
                 count += 1
-    if "ResourceId.1" in params:
-        return _resource_strings(resources(params))
     if not count:
         return None, None
     return ";".join(names) or None, ";".join(types)

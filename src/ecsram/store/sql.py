@@ -258,24 +258,19 @@ class Tx:
     def run_many(self, statement: Statement, rows: list[dict[str, Any]]) -> None:
         """Execute one statement for each of ``rows`` (a batch insert)."""
         sql = statement.compiled(self._dialect)
-        bound = [{**sql.constants, **row} for row in rows] if sql.constants else rows
-        if self._deferred:
-            deferred, self._deferred = self._deferred, []
-            self._connection.execute("; ".join(deferred))  # simple query protocol: one round trip
-        cursor = self._connection.cursor()
-        try:
-            cursor.executemany(sql.text, bound)
-        finally:
-            cursor.close()
+        self._execute_many(sql.text, [{**sql.constants, **row} for row in rows] if sql.constants else rows)
 
     def insert_rows(self, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
         """A batch INSERT of positional rows: for the hottest batch insert (the trail's), where
         binding each row by name costs more than the row itself."""
         placeholder = "?" if self.dialect_name == "sqlite" else "%s"
         sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([placeholder] * len(columns))})"
+        self._execute_many(sql, rows)
+
+    def _execute_many(self, sql: str, rows: Any) -> None:
         if self._deferred:
             deferred, self._deferred = self._deferred, []
-            self._connection.execute("; ".join(deferred))
+            self._connection.execute("; ".join(deferred))  # simple query protocol: one round trip
         cursor = self._connection.cursor()
         try:
             cursor.executemany(sql, rows)
