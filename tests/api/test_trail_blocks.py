@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from ecsram.store import trail
 from ecsram.store.database import Database
+from tests.api.test_trail import describe_regions, events
+from tests.conftest import Sdk
 from tests.unit.test_trail_store import ACCOUNT, OTHER, QUERIES, _expected, _paged, _world, event
 
 
@@ -91,3 +94,35 @@ def test_a_summary_waits_for_events_still_being_written(
 def _summarise(store: Database) -> None:
     with store.transaction() as tx:
         trail.summarise(tx)
+
+
+def test_a_running_server_summarises_blocks_and_lookup_events_finds_them(sdk: Sdk) -> None:
+    # Events written straight into the store (2,100 of them, so at least one whole block), then
+    # one call: the server's housekeeping summarises the complete blocks between requests, and
+    # the official SDK's LookupEvents finds an event in them by a resource it named.
+    store = Database(sdk.database_url)
+    marker = f"i-{uuid.uuid4().hex[:12]}"
+    now_ms = int(time.time() * 1000)
+    try:
+        seeded = [event(i, account=sdk.account_id) for i in range(2100)]
+        for i, e in enumerate(seeded):
+            e["event_id"], e["event_time"] = f"SEEDED-{uuid.uuid4()}", now_ms - 60_000 + i
+        seeded[1000]["resource_names"] = marker
+        with store.transaction() as tx:
+            trail.record(tx, seeded)
+            newest = tx.scalar(trail._NEWEST_SEQ)
+        wanted_block = newest // trail.BLOCK_EVENTS - 1  # complete: an event after it exists
+        deadline = time.monotonic() + 20
+        while True:
+            describe_regions(sdk)  # a request, so that housekeeping runs
+            with store.transaction(write=False) as tx:
+                last = tx.scalar(trail._LAST_BLOCK)
+            if last is not None and last >= wanted_block:
+                break
+            assert time.monotonic() < deadline, f"no summary of block {wanted_block} yet (last: {last})"
+            time.sleep(0.2)
+    finally:
+        store.close()
+    found = events(sdk, ("ResourceName", marker))
+    assert [e["requestId"] for e in found] == [seeded[1000]["event_id"]]
+    assert events(sdk, ("ResourceName", f"{marker}-absent")) == []
