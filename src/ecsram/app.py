@@ -318,6 +318,8 @@ class EcsramApp:
             headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
             request = metadata_request(scope, headers, self.pinned_instances.get(listener_port))
             await send_response(send, to_response(self.metadata.handle(request)), scope)
+            if self.gateway is not None:  # a worker that only serves instances keeps house too
+                self.gateway.housekeeping()
         elif path == "/":
             assert self.committer is not None and self.faults is not None
             http = http_request_from_scope(scope, body)

@@ -16,6 +16,7 @@ from ecsram.store import trail
 from ecsram.store.database import Database
 from tests.api.test_trail import describe_regions, events
 from tests.conftest import Sdk
+from tests.support.metadata import Metadata
 from tests.unit.test_trail_store import ACCOUNT, OTHER, QUERIES, _expected, _paged, _world, event
 
 
@@ -96,13 +97,17 @@ def _summarise(store: Database) -> None:
         trail.summarise(tx)
 
 
-def test_a_running_server_summarises_blocks_and_lookup_events_finds_them(sdk: Sdk) -> None:
+@pytest.mark.parametrize("traffic", ["api", "metadata"])
+def test_a_running_server_summarises_blocks_and_lookup_events_finds_them(sdk: Sdk, traffic: str) -> None:
     # Events written straight into the store (2,100 of them, so at least one whole block), then
-    # one call: the server's housekeeping summarises the complete blocks between requests, and
-    # the official SDK's LookupEvents finds an event in them by a resource it named.
+    # requests of one kind only (API calls, or metadata fetches: a worker that only serves
+    # instances keeps house too): the server's housekeeping summarises the complete blocks
+    # between requests, and the official SDK's LookupEvents finds an event in them by a
+    # resource it named.
     store = Database(sdk.database_url)
     marker = f"i-{uuid.uuid4().hex[:12]}"
     now_ms = int(time.time() * 1000)
+    metadata = Metadata(sdk.endpoint, None)
     try:
         seeded = [event(i, account=sdk.account_id) for i in range(2100)]
         for i, e in enumerate(seeded):
@@ -114,7 +119,10 @@ def test_a_running_server_summarises_blocks_and_lookup_events_finds_them(sdk: Sd
         wanted_block = newest // trail.BLOCK_EVENTS - 1  # complete: an event after it exists
         deadline = time.monotonic() + 20
         while True:
-            describe_regions(sdk)  # a request, so that housekeeping runs
+            if traffic == "api":
+                describe_regions(sdk)
+            else:
+                metadata.get("/latest/meta-data/")
             with store.transaction(write=False) as tx:
                 last = tx.scalar(trail._LAST_BLOCK)
             if last is not None and last >= wanted_block:
