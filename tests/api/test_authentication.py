@@ -326,3 +326,25 @@ def test_plus_and_percent_20_are_both_spaces(sdk: Sdk) -> None:
     encoded = "&".join(f"{k}={urllib.parse.quote_plus(v)}" for k, v in params.items())
     assert "+" in encoded
     assert client.send("GET", "/?" + encoded).status == 200
+
+
+def _canonically(params: dict[str, str]) -> str:
+    return urllib.parse.urlencode(params, quote_via=urllib.parse.quote, safe="-_.~")
+
+
+def _every_byte_escaped(params: dict[str, str]) -> str:
+    return "&".join(f"{k}={''.join(f'%{byte:02x}' for byte in v.encode())}" for k, v in params.items())
+
+
+@pytest.mark.parametrize("encode", [_canonically, _every_byte_escaped])
+def test_every_encoding_of_the_signed_values_authenticates_and_no_other_values_do(sdk: Sdk, encode: Any) -> None:
+    # The SDKs' canonical encoding is read as the canonical query directly; any other encoding of
+    # the same values (every byte escaped, in lower-case hex) is decoded and encoded again.
+    client = sdk.raw()
+    assert (
+        client.send("GET", "/?" + encode(client.v1_params("DescribeRegions", {"AcceptLanguage": "en-US"}))).status
+        == 200
+    )
+    # A value changed after signing fails either way.
+    tampered = {**client.v1_params("DescribeRegions", {"AcceptLanguage": "en-US"}), "AcceptLanguage": "ja"}
+    _assert_error(client.send("GET", "/?" + encode(tampered)), 400, "SignatureDoesNotMatch")

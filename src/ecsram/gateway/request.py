@@ -87,10 +87,16 @@ class ParsedParameters:
     params: dict[str, str] = field(default_factory=dict)
 
 
+def form_body(http: HttpRequest) -> bytes:
+    """The body when it carries parameters (a form), else nothing."""
+    return http.body if http.body and _is_form(http.headers) else b""
+
+
 def parse_parameters(http: HttpRequest) -> ParsedParameters:
     """Merge query and form body; a name given twice is ambiguous and refused."""
     query_pairs = decode_pairs(http.query_string, "query string")
-    body_pairs = decode_pairs(http.body, "request body") if http.body and _is_form(http.headers) else []
+    body = form_body(http)
+    body_pairs = decode_pairs(body, "request body") if body else []
     params: dict[str, str] = {}
     for name, value in (*query_pairs, *body_pairs):
         if name in params:
