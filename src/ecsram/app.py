@@ -437,8 +437,13 @@ class EcsramApp:
             seconds = math.nan
         if not math.isfinite(seconds):
             return Response(400, b'{"status":"advance=SECONDS (a finite number) is required"}', JSON_CONTENT_TYPE)
-        with self.database.transaction() as tx:
-            offset = self.clock.advance(tx, seconds)
+        try:
+            with self.database.transaction() as tx:
+                offset = self.clock.advance(tx, seconds)
+        except ValueError as exc:
+            return Response(400, orjson.dumps({"status": str(exc)}), JSON_CONTENT_TYPE)
+        except DatabaseUnavailable as exc:
+            return Response(503, orjson.dumps({"status": f"the store is unavailable: {exc}"}), JSON_CONTENT_TYPE)
         return Response(200, orjson.dumps({"offsetSeconds": offset}), JSON_CONTENT_TYPE)
 
 

@@ -13,6 +13,10 @@ import time
 from ecsram.store import settings as stored_settings
 from ecsram.store.sql import Tx
 
+# 50 years either way: every time the service computes (timestamps, expiries, event times) stays
+# a valid date after 1970, and no offset can overflow them.
+MAX_OFFSET_SECONDS = 50 * 365 * 86400
+
 
 class Clock:
     __slots__ = ("adjustable",)
@@ -35,5 +39,7 @@ class Clock:
         if not self.adjustable:
             raise PermissionError("the service clock is fixed; start the server with --test-clock")
         current = float(stored_settings.get(tx, stored_settings.CLOCK_OFFSET) or 0.0)
+        if abs(current + seconds) > MAX_OFFSET_SECONDS:
+            raise ValueError(f"the service clock may be moved at most {MAX_OFFSET_SECONDS} seconds either way")
         stored_settings.put(tx, stored_settings.CLOCK_OFFSET, repr(current + seconds))
         return current + seconds

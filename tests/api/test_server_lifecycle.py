@@ -201,6 +201,13 @@ def test_clock_endpoint_only_with_test_clock(
 
     assert post(f"{server.url}/_ecsram/clock?advance=60") == 404  # a fixed clock cannot be moved
     clocked = server_factory(test_clock=True)
-    for bad in ("", "nan", "inf", "soon"):
+    for bad in ("", "nan", "inf", "soon", "1e300", "-1e300", "1e10"):
         assert post(f"{clocked.url}/_ecsram/clock?advance={bad}") == 400
     assert post(f"{clocked.url}/_ecsram/clock?advance=-30") == 200
+    # The offset is bounded in total too (50 years either way), not only per call.
+    assert post(f"{clocked.url}/_ecsram/clock?advance=1500000000") == 200
+    assert post(f"{clocked.url}/_ecsram/clock?advance=100000000") == 400
+    assert post(f"{clocked.url}/_ecsram/clock?advance=-1500000000") == 200
+    # The service still answers with the clock moved that far.
+    with urllib.request.urlopen(f"{clocked.url}/_ecsram/health", timeout=5) as response:
+        assert response.status == 200
