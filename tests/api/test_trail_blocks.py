@@ -134,3 +134,40 @@ def test_a_running_server_summarises_blocks_and_lookup_events_finds_them(sdk: Sd
     found = events(sdk, ("ResourceName", marker))
     assert [e["requestId"] for e in found] == [seeded[1000]["event_id"]]
     assert events(sdk, ("ResourceName", f"{marker}-absent")) == []
+
+
+def test_summaries_racing_in_two_connections_write_each_block_once(
+    store: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two workers' housekeeping at the same moment: neither fails on the other's block.
+    monkeypatch.setattr(trail, "BLOCK_EVENTS", 8)
+    with store.transaction() as tx:
+        trail.record(tx, [event(i, resources=(f"i-{i % 13}",)) for i in range(400)])
+    other = Database(store.url)
+    failures: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def summarise_all(database: Database) -> None:
+        try:
+            start.wait(10)
+            while True:
+                with database.transaction() as tx:
+                    if trail.summarise(tx, max_blocks=2) == 0:
+                        return
+        except BaseException as exc:
+            failures.append(exc)
+
+    try:
+        threads = [threading.Thread(target=summarise_all, args=(db,)) for db in (store, other)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        other.close()
+    assert not failures, failures
+    with store.transaction() as tx:
+        blocks = [row[0] for row in tx.all(trail._BLOCK_FILTERS, {"start": 0, "end": 2**62})]
+        assert blocks == list(range(len(blocks))) and len(blocks) == 400 // 8  # numbers 1-400: blocks 0-49
+        found = trail.lookup(tx, ACCOUNT, start=0, end=2**62, filters=[("ResourceName", "i-5")], limit=100)
+    assert len(found) == len([i for i in range(400) if i % 13 == 5])

@@ -265,24 +265,34 @@ _INSERT_BLOCK = Statement(
 _LOCK_EVENTS = Statement("trail_lock_events", text("LOCK TABLE trail_events IN SHARE ROW EXCLUSIVE MODE"))
 
 
-def summarise(tx: Tx, *, max_blocks: int = 16) -> int:
-    """Write the filters of up to ``max_blocks`` complete blocks after the last one written;
-    return how many were written. A block is complete once an event numbered at or after its
-    end exists (the numbers only grow: pruning always keeps the newest event)."""
+def _next_block(tx: Tx) -> tuple[int, int] | None:
+    """The newest event's number and the block to summarise next, if that block is complete."""
     newest = tx.scalar(_NEWEST_SEQ)
     if newest is None:
-        return 0
+        return None
     last = tx.scalar(_LAST_BLOCK)
     if last is None:
         oldest = tx.one(_OLDEST)
         next_block = 0 if oldest is None else oldest[0] // BLOCK_EVENTS
     else:
         next_block = last + 1
-    if newest < (next_block + 1) * BLOCK_EVENTS - 1:
+    return (newest, next_block) if newest >= (next_block + 1) * BLOCK_EVENTS - 1 else None
+
+
+def summarise(tx: Tx, *, max_blocks: int = 16) -> int:
+    """Write the filters of up to ``max_blocks`` complete blocks after the last one written;
+    return how many were written. A block is complete once an event numbered at or after its
+    end exists (the numbers only grow: pruning always keeps the newest event)."""
+    found = _next_block(tx)
+    if found is None:
         return 0
     if tx.dialect_name == "postgresql":
+        # Read again under the lock: another process may have written the same block meanwhile.
         tx.execute(_LOCK_EVENTS)
-        newest = tx.scalar(_NEWEST_SEQ)
+        found = _next_block(tx)
+        if found is None:
+            return 0
+    newest, next_block = found
     written = 0
     while written < max_blocks and newest >= (next_block + 1) * BLOCK_EVENTS - 1:
         lo = next_block * BLOCK_EVENTS
