@@ -1,5 +1,6 @@
 """The instances page with 10,000 instances: paged (at most 100 rows), and its render time
-measured and reported (artifacts/console/timings.txt), never asserted (the machine is shared)."""
+measured and reported (artifacts/console/timings.txt), never asserted (the machine is shared);
+the roles page, paged too."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ecsram.testing.accounts import create_account
 from ecsram.testing.server import ServerProcess
 from tests.conftest import Sdk
 from tests.console.conftest import Pages, screenshot
-from tests.support.ecs import create_role, run_instances
+from tests.support.ecs import attach, create_role, run_instances
 
 CONSOLE = "/_ecsram/console"
 INSTANCES = 10_000
@@ -83,3 +84,32 @@ def test_the_accounts_page_shows_the_first_200_and_the_picked_one(
     assert page.locator("main tbody tr").count() == 201
     assert page.locator(f'input[name="account"][value="{last}"]').count() == 1
     assert page.locator("#account-picker").input_value() == last
+
+
+def test_the_roles_page_is_paged(server: ServerProcess, sdk: Sdk, pages: Pages, shots: Path) -> None:
+    names = [f"paged-role-{n:02d}" for n in range(55)]
+    for name in names:
+        create_role(sdk, name)
+    (instance,) = run_instances(sdk, 1)
+    attach(sdk, names[52], [instance])
+
+    page = pages.open(server.url)
+    page.goto(f"{CONSOLE}/roles?account={sdk.account_id}")
+    assert page.locator("#role-count").inner_text() == "50 shown of 55"
+    assert page.locator("section.card h2").all_inner_texts() == names[:50]
+    screenshot(page, shots, "roles-paged")
+
+    page.locator("#next-page").click()
+    assert page.locator("section.card h2").all_inner_texts() == names[50:]
+    assert page.locator("#role-count").inner_text() == f"5 shown of 55, after {names[49]}"
+    assert page.locator("#next-page").count() == 0
+    card = page.locator(f"#role-{names[52]}")
+    assert instance in card.inner_text() and "instances holding it (1)" in card.inner_text().lower()
+    assert "instances holding it (0)" in page.locator(f"#role-{names[51]}").inner_text().lower()
+
+    # A cursor that is not a role's name key shows the first page.
+    page.goto(f"{CONSOLE}/roles?account={sdk.account_id}&after=%3Cscript%3E")
+    assert page.locator("#role-count").inner_text() == "50 shown of 55"
+    page.get_by_role("link", name="Next page »").click()
+    page.get_by_role("link", name="« First page").click()
+    assert page.locator("section.card h2").all_inner_texts() == names[:50]

@@ -1,8 +1,9 @@
 """What the console's pages read: a few read-only queries over the store, each bounded.
 
 Every listing is a page (a ``LIMIT``) found through an index, so a page costs the same with ten
-instances or a hundred thousand: instances by (account, region, InstanceId) keyset, trail events
-by (account, time), tags only for the rows shown.
+instances or a hundred thousand: instances by (account, region, InstanceId) keyset, roles by name key
+(with the instances holding just those), trail events by (account, time), tags only for the rows
+shown.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from ecsram.store import faults as stored_faults
 from ecsram.store import trail as stored_trail
 from ecsram.store.faults import StoredRule
 from ecsram.store.instances import Instance
+from ecsram.store.named import name_key
 from ecsram.store.schema import access_keys, instances, trail_events
-from ecsram.store.sql import Statement, Tx
+from ecsram.store.sql import Statement, Tx, in_list
 
 INSTANCE_PAGE = 50
+ROLE_PAGE = 50
 TRAIL_PAGE = 100
 ROLE_HOLDERS_SHOWN = 50
 _EVERYTHING = 10_000
@@ -70,11 +73,18 @@ _REGIONS = Statement(
     .group_by(instances.c.region_id)
     .order_by(instances.c.region_id),
 )
+# The instances holding the roles of one page, by the roles' name keys (bound instances only: the
+# partial role index).
 _HOLDERS = Statement(
     "console_role_holders",
     select(instances.c.instance_id, instances.c.region_id, instances.c.ram_role_name)
-    .where(instances.c.account_id == bindparam("account_id"), instances.c.ram_role_name.isnot(None))
+    .where(
+        instances.c.account_id == bindparam("account_id"),
+        instances.c.ram_role_name.isnot(None),
+        in_list(func.lower(instances.c.ram_role_name), "keys"),
+    )
     .order_by(instances.c.instance_id),
+    lists=("keys",),
 )
 _KEY_COUNTS = Statement(
     "console_key_counts",
@@ -142,17 +152,31 @@ class RoleView:
     holder_count: int
 
 
-def role_views(tx: Tx, account_id: str) -> list[RoleView]:
+@dataclass(frozen=True, slots=True)
+class RolePage:
+    total: int
+    views: list[RoleView]
+    next_after: str | None  # the name key the next page starts after
+
+
+def role_page(tx: Tx, account_id: str, *, after: str, limit: int = ROLE_PAGE) -> RolePage:
+    """A page of the account's roles in name order (keyset paging by name key), each with its
+    policies and the instances holding it."""
+    found = roles.list_page(tx, account_id, after=after, limit=limit + 1)
+    more = len(found) > limit
+    found = found[:limit]
     holders: dict[str, list[tuple[str, str]]] = {}
-    for instance_id, region_id, role_name in tx.all(_HOLDERS, {"account_id": account_id}):
-        holders.setdefault(role_name.lower(), []).append((instance_id, region_id))
+    if found:
+        keys = [name_key(role.role_name) for role in found]
+        for instance_id, region_id, role_name in tx.all(_HOLDERS, {"account_id": account_id, "keys": keys}):
+            holders.setdefault(name_key(role_name), []).append((instance_id, region_id))
     views = []
-    for role in roles.list_page(tx, account_id, after="", limit=_EVERYTHING):
+    for role in found:
         attached = [
             f"{a.policy_type}:{_policy_name(tx, account_id, a.policy_type, a.policy_name_key)}"
             for a in policies.attachments_of(tx, account_id, policies.ROLE, role.role_id)
         ]
-        held = holders.get(role.role_name.lower(), [])
+        held = holders.get(name_key(role.role_name), [])
         views.append(
             RoleView(
                 name=role.role_name,
@@ -166,7 +190,8 @@ def role_views(tx: Tx, account_id: str) -> list[RoleView]:
                 holder_count=len(held),
             )
         )
-    return views
+    next_after = name_key(found[-1].role_name) if more else None
+    return RolePage(roles.count(tx, account_id), views, next_after)
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,7 @@ _STATIC = {"console.css": b"text/css;charset=utf-8", "console.js": b"text/javasc
 _INSTANCE_ID = re.compile(r"i-[a-z0-9][a-z0-9\-]{0,62}")
 _REGION = re.compile(r"[a-z0-9\-]{1,32}")
 _AFTER = re.compile(r"[a-z0-9\-]{1,32}/i-[a-z0-9][a-z0-9\-]{0,62}")
+_ROLE_AFTER = re.compile(r"[a-z0-9.\-_]{1,64}")  # a role's name key
 _ACTION = re.compile(r"[A-Za-z0-9]{1,128}")
 _ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2})?Z?)?")
 SINCE_CHOICES = ("15m", "1h", "24h", "7d")
@@ -322,7 +323,11 @@ class Console:
         }
 
     def _roles_page(self, tx: Any, account: str | None, query: dict[str, str], session: Session) -> Any:
-        return "roles.html", {"roles": queries.role_views(tx, account) if account else []}
+        if account is None:
+            return "roles.html", {"page": None, "after": ""}
+        after = query.get("after", "")
+        after = after if _ROLE_AFTER.fullmatch(after) else ""
+        return "roles.html", {"page": queries.role_page(tx, account, after=after), "after": after}
 
     def _users_page(self, tx: Any, account: str | None, query: dict[str, str], session: Session) -> Any:
         if account is None:
