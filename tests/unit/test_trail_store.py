@@ -305,29 +305,6 @@ QUERIES: list[Filters] = [
 ]
 
 
-@pytest.mark.parametrize("forward", [True, False])
-def test_indexed_lookups_give_the_same_events_summarised_or_not(
-    database: Database, monkeypatch: pytest.MonkeyPatch, forward: bool
-) -> None:
-    monkeypatch.setattr(trail, "BLOCK_EVENTS", 8)
-    events = _world(100)
-    queries = [(a, q) for a in (ACCOUNT, OTHER) for q in QUERIES]
-    with database.transaction() as tx:
-        trail.record(tx, events)
-        expected = {q: _expected(events, *q, forward) for q in queries}
-        assert expected[(ACCOUNT, QUERIES[0])] and expected[(OTHER, QUERIES[3])] and expected[(ACCOUNT, QUERIES[6])]
-        assert not expected[(ACCOUNT, QUERIES[4])]
-        before = {q: _paged(tx, *q, forward, page=3) for q in queries}
-        assert trail.summarise(tx, max_blocks=5) == 5
-        partly = {q: _paged(tx, *q, forward, page=4) for q in queries}
-        assert trail.summarise(tx) == 7  # 100 events: 12 whole blocks of 8; the last is not complete
-        assert trail.summarise(tx) == 0
-        after = {q: _paged(tx, *q, forward, page=5) for q in queries}
-        monkeypatch.setattr(trail, "MAX_UNSUMMARISED", 0)  # the walk by time instead of the blocks
-        walked = {q: _paged(tx, *q, forward, page=50) for q in queries}
-    assert before == partly == after == walked == expected
-
-
 def test_a_rare_value_is_searched_in_its_blocks_only(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(trail, "BLOCK_EVENTS", 8)
     events = _world(100)

@@ -230,13 +230,13 @@ def bloom(keys: Iterable[str]) -> bytes:
 
 def _block_keys(rows: Sequence[Any]) -> set[str]:
     """The filter keys of a block's events (rows of ``_BLOCK_ROWS``)."""
+    resource, event, key = (f"/{INDEXED_KEYS[k]}/" for k in ("ResourceName", "EventName", "EventAccessKeyId"))
     keys: set[str] = set()
     for account, _time, names, event_name, access_key_id in rows:
-        prefix = account + "/"
-        keys.add(prefix + "e/" + event_name)
-        keys.add(prefix + "k/" + access_key_id)
+        keys.add(account + event + event_name)
+        keys.add(account + key + access_key_id)
         if names:
-            keys.update(prefix + "r/" + name for name in names.split(";"))
+            keys.update(account + resource + name for name in names.split(";"))
     return keys
 
 
@@ -516,7 +516,6 @@ _PRUNE_BLOCKS = Statement(
     "trail_prune_blocks",
     delete(trail_blocks).where(trail_blocks.c.block < bindparam("below")),
 )
-_ANY_EVENT = Statement("trail_any_event", select(trail_events.c.seq).limit(1))
 
 
 def prune(tx: Tx, *, older_than: int | None, max_events: int | None, batch: int = PRUNE_BATCH) -> int:
