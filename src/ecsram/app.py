@@ -314,12 +314,7 @@ class EcsramApp:
         server = scope.get("server")
         listener_port: int = server[1] if server else -1
         if listener_port in self.pinned_instances or is_metadata_request(path, _host(scope)):
-            assert self.metadata is not None
-            headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
-            request = metadata_request(scope, headers, self.pinned_instances.get(listener_port))
-            await send_response(send, to_response(self.metadata.handle(request)), scope)
-            if self.gateway is not None:  # a worker that only serves instances keeps house too
-                self.gateway.housekeeping()
+            await send_response(send, self._metadata(scope, listener_port), scope)
         elif path == "/":
             assert self.committer is not None and self.faults is not None
             http = http_request_from_scope(scope, body)
@@ -368,6 +363,51 @@ class EcsramApp:
                 "InvalidAction.NotFound", 404, f"Specified path {path[:128]} is not found; the API is served at /."
             )
             await send_response(send, render.error(render.new_request_id(), err, product=None, xml=False))
+
+    def _metadata(self, scope: Scope, listener_port: int) -> Response:
+        assert self.metadata is not None
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+        request = metadata_request(scope, headers, self.pinned_instances.get(listener_port))
+        response = to_response(self.metadata.handle(request))
+        if self.gateway is not None:  # a worker that only serves instances keeps house too
+            self.gateway.housekeeping()
+        return response
+
+    def answer_directly(self, scope: Scope, body: bytes, answer: Callable[[Response], None]) -> bool:
+        """Answer a complete API or metadata request without ASGI (see transport.py): the
+        same steps as ``__call__``, without its task, messages and awaits. False for a request
+        that needs more than that (another path, a limit exceeded, a fault rule that delays or
+        drops requests before their batch): ``__call__`` then answers it."""
+        if (
+            self.committer is None
+            or self.faults is None
+            or len(body) > self.settings.max_body_bytes
+            or _header_bytes(scope) > self.settings.max_header_bytes
+        ):
+            return False
+        path = scope["path"]
+        server = scope.get("server")
+        listener_port: int = server[1] if server else -1
+        if listener_port in self.pinned_instances or is_metadata_request(path, _host(scope)):
+            answer(self._metadata(scope, listener_port))
+            return True
+        if path != "/":
+            return False
+        self.faults.refresh()
+        if self.faults.has_early_rules:
+            return False
+        http = http_request_from_scope(scope, body)
+        if not self.request_log.enabled:
+            self.committer.submit_then(http, answer)
+            return True
+        started = time.perf_counter()
+
+        def answer_and_log(response: Response) -> None:
+            answer(response)
+            self._log(response, started)
+
+        self.committer.submit_then(http, answer_and_log)
+        return True
 
     def _early_fault(self, http: HttpRequest) -> Latency | Drop | None:
         """The latency or drop a fault rule gives this request before it joins a batch."""

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
@@ -29,6 +30,10 @@ from ecsram.gateway import render
 from ecsram.responses import Response
 
 _IDLE, _HEADERS, _BODY = 0, 1, 2
+# A request with a body up to this size, declared by Content-Length, is read whole before it
+# goes to the application (uvicorn buffers that much anyway); a larger or chunked body, or one
+# behind ``Expect: 100-continue``, goes to the ASGI application as it arrives.
+DIRECT_BODY_BYTES = 64 * 1024
 
 
 @functools.cache
@@ -66,6 +71,11 @@ async def send_whole(cycle: RequestResponseCycle, response: Response) -> None:
     as before."""
     if cycle.flow.write_paused and not cycle.disconnected:
         await cycle.flow.drain()
+    write_whole(cycle, response)
+
+
+def write_whole(cycle: RequestResponseCycle, response: Response) -> None:
+    """``send_whole`` for a connection whose writing is not paused (nothing to wait for)."""
     if cycle.disconnected:
         return
     if cycle.response_started:
@@ -93,6 +103,46 @@ async def send_whole(cycle: RequestResponseCycle, response: Response) -> None:
     cycle.on_response()
 
 
+# Writes that had to wait for a paused connection (rare): held here until done, as the loop
+# keeps only weak references to tasks.
+_waiting_writes: set[asyncio.Task[None]] = set()
+
+
+def answer_on(cycle: RequestResponseCycle) -> Callable[[Response], None]:
+    """Where a request answered without ASGI sends its response: at once, or once the
+    connection's writing resumes."""
+
+    def answer(response: Response) -> None:
+        if cycle.flow.write_paused and not cycle.disconnected:
+            task = asyncio.get_running_loop().create_task(send_whole(cycle, response))
+            _waiting_writes.add(task)
+            task.add_done_callback(_waiting_writes.discard)
+        else:
+            write_whole(cycle, response)
+
+    return answer
+
+
+class DirectAnswers(Protocol):
+    """The application's way to answer a complete request without ASGI (``EcsramApp``)."""
+
+    def answer_directly(self, scope: Any, body: bytes, answer: Callable[[Response], None]) -> bool:
+        """Answer (now or later, through ``answer``) and return True, or return False for the
+        ASGI path to take the request."""
+
+
+def _small_whole_body(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether the request's body, if any, is of a declared length small enough to buffer
+    before the application sees it, and no ``Expect: 100-continue`` waits for an answer."""
+    for name, value in headers:
+        if name == b"content-length":
+            if not value.isdigit() or int(value) > DIRECT_BODY_BYTES:
+                return False
+        elif name in (b"transfer-encoding", b"expect"):
+            return False
+    return True
+
+
 class DeadlineHttpToolsProtocol(HttpToolsProtocol):
     """HttpToolsProtocol, plus: each request must arrive whole within the request timeout, and
     request line plus headers may not grow past twice the header limit before they end (the
@@ -106,6 +156,10 @@ class DeadlineHttpToolsProtocol(HttpToolsProtocol):
         self._max_header_bytes = settings.max_header_bytes
         self._max_connections = settings.max_connections
         self._application = self.app
+        direct = getattr(self.app, "answer_directly", None)
+        self._answer_directly: Callable[[Any, bytes, Callable[[Response], None]], bool] | None = direct
+        # A request for the direct path whose body is still arriving.
+        self._awaiting_body: RequestResponseCycle | None = None
         self._state = _IDLE
         self._header_bytes = 0
         self._deadline: asyncio.TimerHandle | None = None
@@ -150,6 +204,7 @@ class DeadlineHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._awaiting_body = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -189,3 +244,29 @@ class DeadlineHttpToolsProtocol(HttpToolsProtocol):
         self._state = _IDLE
         self._disarm()
         super().on_message_complete()
+        waiting = self._awaiting_body
+        if waiting is not None and not waiting.more_body:
+            self._awaiting_body = None
+            self._dispatch(waiting)
+
+    # --- the direct path: API and metadata requests answered without an ASGI task -------------
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        """uvicorn starts each request here (at once, or when a pipelined request's turn
+        comes). The application's own requests with a small body wait for it whole and then go
+        to ``answer_directly``: no task, no ASGI messages. The rest run as ASGI tasks."""
+        if (
+            self._answer_directly is None
+            or app is not self._application
+            or not _small_whole_body(cycle.scope["headers"])
+        ):
+            super()._start_asgi_task(cycle, app)
+        elif cycle.more_body:
+            self._awaiting_body = cycle
+        else:
+            self._dispatch(cycle)
+
+    def _dispatch(self, cycle: RequestResponseCycle) -> None:
+        assert self._answer_directly is not None
+        if not self._answer_directly(cycle.scope, bytes(cycle.body), answer_on(cycle)):
+            super()._start_asgi_task(cycle, self._application)  # its body waits in the cycle
