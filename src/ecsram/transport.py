@@ -144,9 +144,11 @@ def _small_whole_body(headers: Iterable[tuple[bytes, bytes]]) -> bool:
 
 
 class DeadlineHttpToolsProtocol(HttpToolsProtocol):
-    """HttpToolsProtocol, plus: each request must arrive whole within the request timeout, and
-    request line plus headers may not grow past twice the header limit before they end (the
-    application checks the exact limit once they are complete)."""
+    """HttpToolsProtocol, plus: each request must arrive whole within the request timeout;
+    request line plus headers may not grow past twice the header limit (beyond the read in which
+    they began) before they end (the application checks the exact limit once they are
+    complete); and the application's small requests are answered without ASGI (the direct
+    path, below)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -162,6 +164,7 @@ class DeadlineHttpToolsProtocol(HttpToolsProtocol):
         self._awaiting_body: RequestResponseCycle | None = None
         self._state = _IDLE
         self._header_bytes = 0
+        self._began_in_this_read = False
         self._deadline: asyncio.TimerHandle | None = None
 
     # --- the deadline -------------------------------------------------------------------------
@@ -208,10 +211,13 @@ class DeadlineHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        self._began_in_this_read = False
         super().data_received(data)
         if self._state == _IDLE or self.transport.is_closing():
             return
-        if self._state == _HEADERS:
+        # A read in which the request began also holds the requests pipelined before it, so it
+        # is not counted: the head is counted from the next read on (a bound one read looser).
+        if self._state == _HEADERS and not self._began_in_this_read:
             self._header_bytes += len(data)
             if self._header_bytes > self._header_cap:
                 self._refuse(
@@ -226,6 +232,7 @@ class DeadlineHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._state = _HEADERS
         self._header_bytes = 0
+        self._began_in_this_read = True
 
     def on_headers_complete(self) -> None:
         self._state = _BODY

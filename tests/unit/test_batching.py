@@ -11,6 +11,7 @@ import asyncio
 import threading
 from collections.abc import Sequence
 
+import orjson
 import pytest
 
 from ecsram.contract.call import HttpRequest
@@ -163,3 +164,54 @@ def test_a_failed_batch_does_not_stop_the_next_batch_already_queued() -> None:
     assert [type(o) for o in outcomes[:2]] == [RuntimeError, RuntimeError]
     assert [o.body for o in outcomes[2:]] == [b"answer:n=2", b"answer:n=3"]  # type: ignore[union-attr]
     assert sorted(gateway.calls) == [[b"n=0", b"n=1"], [b"n=2", b"n=3"]]
+
+
+def test_requests_submitted_with_a_callback_share_the_batch_with_awaited_ones_in_order() -> None:
+    """``submit_then`` (the direct path of transport.py) queues like ``submit``: the same
+    batch, the same order, each answer to its own callback, once."""
+
+    async def scenario() -> tuple[list[Response], Response]:
+        committer = _committer(gateway)
+        answered: list[Response] = []
+        awaited = asyncio.create_task(committer.submit(_request(1)))
+        await asyncio.sleep(0)  # the task has queued its request; the flush waits for the next turn
+        committer.submit_then(_request(0), answered.append)
+        committer.submit_then(_request(2), answered.append)
+        return answered, await awaited
+
+    gateway = FakeGateway()
+    answered, awaited = asyncio.run(scenario())
+
+    assert gateway.calls == [[b"n=1", b"n=0", b"n=2"]]
+    assert [r.body for r in answered] == [b"answer:n=0", b"answer:n=2"]
+    assert awaited.body == b"answer:n=1"
+
+
+def test_a_failed_batch_answers_its_callbacks_with_internal_error_and_a_failing_callback_spares_the_others() -> None:
+    async def scenario() -> list[Response]:
+        committer = _committer(gateway, max_batch=2)
+        answered: list[Response] = []
+
+        def broken(_response: Response) -> None:
+            raise OSError("the connection is gone")
+
+        committer.submit_then(_request(0), answered.append)
+        committer.submit_then(_request(1), answered.append)  # poison: the first batch fails
+        committer.submit_then(_request(2), broken)
+        committer.submit_then(_request(3), answered.append)
+        for _turn in range(3):
+            await asyncio.sleep(0)
+        return answered
+
+    gateway = FakeGateway(poison=[1])
+    loop = asyncio.new_event_loop()
+    reported: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        answered = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+
+    assert [(r.status, orjson.loads(r.body)["Code"]) for r in answered[:2]] == [(500, "InternalError")] * 2
+    assert answered[2].body == b"answer:n=3"
+    assert len(reported) == 1 and str(reported[0]["exception"]) == "the batch failed"

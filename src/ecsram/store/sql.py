@@ -46,7 +46,13 @@ class InList(ColumnElement[Any]):
 def _in_list_sqlite(element: InList, compiler: SQLCompiler, **kw: Any) -> str:
     column = compiler.process(element.column, **kw)
     placeholder = compiler.process(bindparam(element.param), **kw)
+    if kw.get(_ONE_VALUE_EACH):
+        return f"{column} = {placeholder}"
     return f"{column} IN (SELECT value FROM json_each({placeholder}))"
+
+
+# Compiles a statement's lists on SQLite as single values (see CompiledSql.one_each).
+_ONE_VALUE_EACH = "ecsram_one_value_each"
 
 
 @compiles(InList, "postgresql")
@@ -87,6 +93,10 @@ class CompiledSql:
     text: str
     constants: dict[str, Any]
     json_lists: tuple[str, ...]
+    # SQLite: the text for when every list holds one value, each compared with ``=``. The usual
+    # call names one instance, and ``IN (SELECT value FROM json_each(?))`` costs ~3 times a
+    # probe by ``=`` (12.4 against 4.3 µs for a primary-key read on the development machine).
+    one_each: str | None = None
 
 
 class Statement:
@@ -118,7 +128,11 @@ class Statement:
             # Values fixed in the statement itself (literals, None); named bindparams come per call.
             constants = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
             json_lists = self.lists if dialect.name == "sqlite" else ()
-            found = CompiledSql(str(compiled), constants, json_lists)
+            one_each = None
+            if json_lists:
+                single = self._build(dialect.name).compile(dialect=dialect, compile_kwargs={_ONE_VALUE_EACH: True})
+                one_each = str(single)
+            found = CompiledSql(str(compiled), constants, json_lists, one_each)
             self._by_dialect[dialect.name] = found
         return found
 
@@ -237,6 +251,12 @@ class Tx:
         bound: dict[str, Any] = dict(sql.constants)
         if params:
             bound.update(params)
+        if not sql.json_lists:
+            return self._send(sql.text, bound)
+        if sql.one_each is not None and all(len(bound[name]) == 1 for name in sql.json_lists):
+            for name in sql.json_lists:
+                bound[name] = next(iter(bound[name]))
+            return self._send(sql.one_each, bound)
         for name in sql.json_lists:
             bound[name] = orjson.dumps(bound[name]).decode()
         return self._send(sql.text, bound)
