@@ -1,5 +1,8 @@
 """Where a request spends its time: py-spy samples of an ecsram worker under load, summarised.
 
+Only the event loop's thread is counted (``is_event_loop_stack``): the shares are of the time
+the thread that serves requests spends.
+
 py-spy is installed into its own venv (bench/.venv-tools) on first use. ``record`` pauses the
 worker for each sample (py-spy's default: with --nonblocking about half the stacks came out
 torn, starting at an inner frame) and writes collapsed stacks; ``summarise`` turns them into
@@ -73,6 +76,13 @@ def parse_frame(text: str) -> Frame:
     return Frame(match.group("func"), match.group("file"))
 
 
+def is_event_loop_stack(frames: list[Frame]) -> bool:
+    """A sample of the thread that serves requests. The store's watchdog thread (and the circuit's
+    recovery thread) wake to check a deadline and then wait for the GIL, which py-spy samples as
+    busy: counted in, they took up to a fifth of all samples and shrank every share beside them."""
+    return frames[0].function != "Thread._bootstrap"
+
+
 def summarise(collapsed: Path, top: int = 30) -> dict[str, Any]:
     inclusive: Counter[str] = Counter()
     self_time: Counter[str] = Counter()
@@ -84,7 +94,7 @@ def summarise(collapsed: Path, top: int = 30) -> dict[str, Any]:
         stack, count = match.group(1), int(match.group(2))
         frames = [parse_frame(part) for part in stack.split(";")]
         frames = [f for f in frames if f.file]  # drop process/thread header frames
-        if not frames:
+        if not frames or not is_event_loop_stack(frames):
             continue
         total += count
         for name in {frame.name for frame in frames}:
@@ -113,8 +123,11 @@ def children(collapsed: str, parent: str) -> dict[str, float]:
         if match is None:
             continue
         count = int(match.group(2))
+        parsed = [f for f in (parse_frame(part) for part in match.group(1).split(";")) if f.file]
+        if not parsed or not is_event_loop_stack(parsed):
+            continue
         total += count
-        frames = [f.name for f in (parse_frame(part) for part in match.group(1).split(";")) if f.file]
+        frames = [f.name for f in parsed]
         if parent in frames:
             at = frames.index(parent)
             shares[frames[at + 1] if at + 1 < len(frames) else "(self)"] += count

@@ -456,9 +456,11 @@ class Bench:
 
     def profile_group(self) -> None:
         """py-spy on the worker of a 1-worker ecsram under attach+detach load: on a small store made
-        through the API (16 connections), and on a 1,000,000-instance store (1 connection)."""
+        through the API (16 connections), and on a 1,000,000-instance store (1 connection); and
+        under the metadata credentials fetch (small store, 16 connections)."""
         self.log("== profile: where AttachInstanceRamRole / DetachInstanceRamRole spend their time (py-spy)")
         self.facts["profiles"] = {}
+        self.metadata_profile()
         for name in ("small", "1M"):
             with contextlib.ExitStack() as stack:
                 url = self.database_url(f"profile-{name}")
@@ -486,6 +488,17 @@ class Bench:
                 workload = self.cycles(server.port, cycle_ids)
                 m = Measurement(f"profile_{name}", "ecsram", 1, connections, server.port, workload)
                 self.facts["profiles"][name] = self.profile(m, server)
+
+    def metadata_profile(self) -> None:
+        with contextlib.ExitStack() as stack:
+            server = self.ecsram(stack, self.database_url("profile-imds"), 1)
+            setup = self.setup_ecsram(server, self.options.instances)
+            if setup.missing:
+                self.pend("profile imds", str(setup.missing))
+                return
+            workload = metadata_credentials(ROLE, setup.bound_ids)
+            m = Measurement("profile_imds", "ecsram", 1, self.options.connections, server.port, workload)
+            self.facts["profiles"]["imds"] = self.profile(m, server)
 
     def profile(self, m: Measurement, server: servers.Server) -> dict[str, Any]:
         runner = self.runner()
