@@ -13,7 +13,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from types import FrameType
 from typing import Any
 
@@ -23,6 +23,7 @@ from ecsram.admin import accounts as admin_accounts
 from ecsram.admin import faults as admin_faults
 from ecsram.admin import http as admin_http
 from ecsram.admin.operations import served_operations
+from ecsram.batcher import Batcher
 from ecsram.clock import Clock
 from ecsram.config import Settings, parse_retention
 from ecsram.console.web import Console, is_console_path
@@ -39,10 +40,10 @@ from ecsram.gateway.request import http_request_from_scope
 from ecsram.gateway.trail import Trail
 from ecsram.iam.tokens import TokenAuthority
 from ecsram.imds.http import is_metadata_request, metadata_request, to_response
-from ecsram.imds.service import MetadataService
+from ecsram.imds.service import MetadataRequest, MetadataService
 from ecsram.probe import StoreProbe
 from ecsram.requestlog import RequestLog
-from ecsram.responses import JSON_CONTENT_TYPE, Response
+from ecsram.responses import JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE, Response
 from ecsram.store import settings as stored_settings
 from ecsram.store.database import Database, DatabaseUnavailable, DatabaseUnusable, is_in_memory
 from ecsram.transport import send_whole
@@ -66,6 +67,10 @@ STORE_WAIT_SECONDS = 1.0
 # at most that much for clients that send big bodies slowly; the SDKs' bodies are a few KiB.
 LARGE_BODY_BYTES = 64 * 1024
 LARGE_BODIES_BUDGET = 32 * 1024 * 1024
+
+
+def _metadata_failure() -> Response:
+    return Response(500, b"The metadata service failed to answer; see the server log.", TEXT_CONTENT_TYPE)
 
 
 class ClientDisconnected(Exception):
@@ -191,6 +196,7 @@ class EcsramApp:
         self.faults: FaultInjector | None = None
         self.committer: GroupCommitter | None = None
         self.metadata: MetadataService | None = None
+        self.metadata_batcher: Batcher[MetadataRequest] | None = None
         self.tokens: TokenAuthority | None = None
         self.console: Console | None = None
         self.large_bodies = LargeBodies(max(1, LARGE_BODIES_BUDGET // max(1, settings.max_body_bytes)))
@@ -230,6 +236,8 @@ class EcsramApp:
         self.metadata = MetadataService(
             self.database, self.clock, tokens, require_secret=not self.settings.loopback_only, trail=self.settings.trail
         )
+        # Metadata requests ready together share one transaction, as API calls do.
+        self.metadata_batcher = Batcher(self._metadata_many, failed=_metadata_failure, after=self._housekeeping)
         # The web console's actions are requests to this application, signed by ecsram (console/).
         self.console = Console(self.settings, self.database, self.clock, self, signed_form, token_secret)
 
@@ -314,7 +322,9 @@ class EcsramApp:
         server = scope.get("server")
         listener_port: int = server[1] if server else -1
         if listener_port in self.pinned_instances or is_metadata_request(path, _host(scope)):
-            await send_response(send, self._metadata(scope, listener_port), scope)
+            assert self.metadata_batcher is not None
+            response = await self.metadata_batcher.submit(self._metadata_request(scope, listener_port))
+            await send_response(send, response, scope)
         elif path == "/":
             assert self.committer is not None and self.faults is not None
             http = http_request_from_scope(scope, body)
@@ -364,14 +374,18 @@ class EcsramApp:
             )
             await send_response(send, render.error(render.new_request_id(), err, product=None, xml=False))
 
-    def _metadata(self, scope: Scope, listener_port: int) -> Response:
-        assert self.metadata is not None
+    def _metadata_request(self, scope: Scope, listener_port: int) -> MetadataRequest:
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
-        request = metadata_request(scope, headers, self.pinned_instances.get(listener_port))
-        response = to_response(self.metadata.handle(request))
-        if self.gateway is not None:  # a worker that only serves instances keeps house too
+        return metadata_request(scope, headers, self.pinned_instances.get(listener_port))
+
+    def _metadata_many(self, requests: Sequence[MetadataRequest]) -> list[Response]:
+        assert self.metadata is not None
+        return [to_response(answer) for answer in self.metadata.handle_many(requests)]
+
+    def _housekeeping(self) -> None:
+        """After each batch of metadata requests: a worker that only serves instances keeps house too."""
+        if self.gateway is not None:
             self.gateway.housekeeping()
-        return response
 
     def answer_directly(self, scope: Scope, body: bytes, answer: Callable[[Response], None]) -> bool:
         """Answer a complete API or metadata request without ASGI (see transport.py): the
@@ -389,7 +403,8 @@ class EcsramApp:
         server = scope.get("server")
         listener_port: int = server[1] if server else -1
         if listener_port in self.pinned_instances or is_metadata_request(path, _host(scope)):
-            answer(self._metadata(scope, listener_port))
+            assert self.metadata_batcher is not None
+            self.metadata_batcher.submit_then(self._metadata_request(scope, listener_port), answer)
             return True
         if path != "/":
             return False

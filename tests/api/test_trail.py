@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -233,3 +235,41 @@ def test_metadata_credential_fetches_are_recorded(sdk: Sdk) -> None:
     assert event["userIdentity"]["accessKeyId"] == key
     assert set(event["resourceName"].split(";")) == {instance, role}
     assert "AccessKeySecret" not in json.dumps(event) and "SecurityToken" not in json.dumps(event)
+
+
+def test_concurrent_metadata_requests_are_each_answered_and_every_fetch_recorded_once(sdk: Sdk) -> None:
+    """Metadata requests that arrive together share one transaction (imds/service.py,
+    ``handle_many``): each still gets its own answer, and the trail holds exactly one event per
+    successful credential fetch, for the instance that fetched."""
+    role = f"trail-{uuid.uuid4().hex[:8]}"
+    create_role(sdk, role)
+    first, second, unbound = run_instances(sdk, 3)
+    attach(sdk, role, [first, second])
+    asks = [
+        (first, CREDENTIALS + role, 200),
+        (second, CREDENTIALS + role, 200),
+        (first, "/latest/meta-data/instance-id", 200),
+        (unbound, CREDENTIALS + role, 404),
+        (f"i-{uuid.uuid4().hex[:20]}", CREDENTIALS + role, 404),
+        (second, CREDENTIALS + "not-" + role, 404),
+    ] * 4
+    start = threading.Barrier(len(asks))
+
+    def ask(instance: str, path: str) -> tuple[int, bytes]:
+        start.wait()
+        answer = Metadata(sdk.endpoint, instance).get(path)
+        return answer.status, answer.body
+
+    with ThreadPoolExecutor(len(asks)) as pool:
+        answers = list(pool.map(lambda item: ask(item[0], item[1]), asks))
+
+    assert [status for status, _body in answers] == [expected for _i, _p, expected in asks]
+    for (instance, path, expected), (_status, body) in zip(asks, answers, strict=True):
+        if expected == 200 and path.startswith(CREDENTIALS):
+            assert json.loads(body)["Code"] == "Success"
+        elif expected == 200:
+            assert body.decode() == instance
+    fetched = events(sdk, ("EventName", "GetInstanceRamRoleCredentials"))
+    assert len(fetched) == 8
+    by_instance = sorted(event["userIdentity"]["principalId"].rsplit(":", 1)[1] for event in fetched)
+    assert by_instance == sorted([first] * 4 + [second] * 4)

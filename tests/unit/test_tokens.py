@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import string
 
+import orjson
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -249,3 +252,21 @@ def test_edited_metadata_tokens_never_verify(tampered: str) -> None:
     assume(tampered != _METADATA)
     with pytest.raises(TokenError):
         _AUTHORITY.verify_metadata_token(tampered, "i-abc", NOW)
+
+
+def test_a_session_token_carries_every_claim_in_field_order() -> None:
+    """Tokens already issued must keep verifying: the sealed body is the JSON object of the
+    claims, every field by name and in the dataclass's order."""
+    issued = TokenAuthority(b"k" * 32).issue_session(
+        account_id="1000000000000001",
+        role_id="300000000000000001",
+        role_name="role",
+        session_name="i-abc",
+        expires_at=1_800_000_000,
+        policy='{"Statement":[]}',
+        seed="seed",
+    )
+    body = issued.security_token.removeprefix("CAIS").split(".")[0]
+    claims = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    assert list(claims) == [field.name for field in dataclasses.fields(SessionClaims)]
+    assert claims["access_key_id"] == issued.access_key_id and claims["policy"] == '{"Statement":[]}'

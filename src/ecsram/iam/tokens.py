@@ -9,11 +9,10 @@ AccessKeyId with the same secret, so the server can verify a signature without s
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import secrets
 import string
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
 
 import orjson
@@ -83,9 +82,10 @@ class TokenAuthority:
         self._secret = secret
 
     def _mac(self, purpose: str, message: str) -> bytes:
-        return hmac.new(self._secret, f"{purpose}|{message}".encode(), hashlib.sha256).digest()
+        return hmac.digest(self._secret, f"{purpose}|{message}".encode(), "sha256")
 
-    def _seal(self, prefix: str, purpose: str, claims: dict[str, object]) -> str:
+    def _seal(self, prefix: str, purpose: str, claims: dict[str, object] | SessionClaims) -> str:
+        # orjson writes a dataclass as the object of its fields in order: what asdict() gives.
         body = _b64(orjson.dumps(claims))
         return f"{prefix}{body}.{_b64(self._mac(purpose, body))}"
 
@@ -126,7 +126,7 @@ class TokenAuthority:
         entropy = self._mac("sts-key", seed) if seed is not None else secrets.token_bytes(32)
         access_key_id = "STS." + _base62(entropy, 28)
         claims = SessionClaims(access_key_id, account_id, role_id, role_name, session_name, expires_at, policy)
-        token = self._seal(_SESSION_PREFIX, "sts-token", asdict(claims))
+        token = self._seal(_SESSION_PREFIX, "sts-token", claims)
         return IssuedCredentials(access_key_id, self.session_secret(access_key_id), token, expires_at)
 
     def verify_session(self, token: str, access_key_id: str, now: float) -> SessionClaims:

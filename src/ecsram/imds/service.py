@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -50,6 +51,42 @@ CREDENTIALS_ITEM = "meta-data/ram/security-credentials/"
 NAMESERVERS = ("100.100.2.136", "100.100.2.138")
 
 Tree = dict[str, "Tree | str"]
+
+
+_UNAVAILABLE = "The metadata service cannot reach its database; try again."
+# What a credential fetch hands to the audit trail: the instance, the role's ID, the AccessKey.
+Fetched = tuple[Instance, str, str]
+
+
+def _fetches_credentials(path: str) -> bool:
+    item = _item_path(path)
+    return item is not None and item.startswith(CREDENTIALS_ITEM) and len(item) > len(CREDENTIALS_ITEM)
+
+
+def _fetch_event(
+    request: MetadataRequest, instance: Instance, role_id: str, access_key_id: str, at: int
+) -> trail.TrailEvent:
+    role_name = instance.ram_role_name or ""
+    return {
+        "event_id": str(uuid.uuid4()).upper(),
+        "account_id": instance.account_id,
+        "event_time": at,
+        "event_name": CREDENTIALS_EVENT,
+        "service_name": "Ecs",
+        "kind": trail.ROLE | trail.METADATA,
+        "access_key_id": access_key_id,
+        "principal_id": f"{role_id}:{instance.instance_id}",
+        "user_name": f"{role_name}:{instance.instance_id}",
+        "source_ip": trail.METADATA_SOURCE,
+        "user_agent": request.headers.get("user-agent", "")[:512].replace("\x00", ""),
+        "region": instance.region_id,
+        "resource_names": trail.join_resources((instance.instance_id, role_name)),
+        "resource_types": "ACS::ECS::Instance;ACS::RAM::Role",
+        "request_parameters": None,
+        "status": 200,
+        "error_code": None,
+        "error_message": None,
+    }
 
 
 def _item_path(path: str) -> str | None:
@@ -158,7 +195,7 @@ class MetadataResponse:
     json: bool = False
     proxy_challenge: bool = False
     # A credential fetch, for the audit trail: (instance, role) and the credentials' AccessKeyId.
-    fetched: tuple[Instance, str, str] | None = None
+    fetched: Fetched | None = None
 
 
 def _text(status: int, message: str, *, proxy_challenge: bool = False) -> MetadataResponse:
@@ -176,6 +213,22 @@ class MetadataService:
         self.trail = trail
 
     def handle(self, request: MetadataRequest) -> MetadataResponse:
+        return self.handle_many([request])[0]
+
+    def handle_many(self, requests: Sequence[MetadataRequest]) -> list[MetadataResponse]:
+        """Answer requests that arrived together, each in its place: those that need the store
+        in one transaction, with the audit trail's events of their credential fetches written in
+        it (one write transaction per batch instead of one per fetch, as the API's group commit).
+        Recording never fails a fetch: an event that cannot be written is logged, and an answer
+        read before the store failed is still given."""
+        answers: list[MetadataResponse | None] = [self._refusal(request) for request in requests]
+        waiting = [index for index, answer in enumerate(answers) if answer is None]
+        if waiting:
+            self._answer_from_store(requests, answers, waiting)
+        return [answer or _text(503, _UNAVAILABLE) for answer in answers]
+
+    def _refusal(self, request: MetadataRequest) -> MetadataResponse | None:
+        """The answer of a request refused before the store is read, or None."""
         if request.instance_id is None:
             how = "the proxy user name (http://<instance-id>:@host:port)" if request.via_proxy else "a pinned listener"
             return _text(
@@ -183,46 +236,47 @@ class MetadataService:
             )
         if self.require_secret and request.secret != self.tokens.instance_secret(request.instance_id):
             return _text(403, "This metadata service needs the instance's access secret as the proxy password.")
-        try:
-            with self.database.transaction(write=False) as tx:
-                response = self._answer(tx, request)
-        except DatabaseUnavailable:
-            return _text(503, "The metadata service cannot reach its database; try again.")
-        if response.fetched is not None and self.trail:
-            self._record_fetch(request, *response.fetched)
-        return response
+        return None
 
-    def _record_fetch(self, request: MetadataRequest, instance: Instance, role_id: str, access_key_id: str) -> None:
-        """Record a credential fetch in the audit trail (never fails the fetch)."""
+    def _answer_from_store(
+        self, requests: Sequence[MetadataRequest], answers: list[MetadataResponse | None], waiting: list[int]
+    ) -> None:
+        record = self.trail and any(_fetches_credentials(requests[index].path) for index in waiting)
         try:
-            with self.database.transaction() as tx:
-                now = self.clock.now(tx)
-                role_name = instance.ram_role_name or ""
-                event: trail.TrailEvent = {
-                    "event_id": str(uuid.uuid4()).upper(),
-                    "account_id": instance.account_id,
-                    "event_time": int(now * 1000),
-                    "event_name": CREDENTIALS_EVENT,
-                    "service_name": "Ecs",
-                    "kind": trail.ROLE | trail.METADATA,
-                    "access_key_id": access_key_id,
-                    "principal_id": f"{role_id}:{instance.instance_id}",
-                    "user_name": f"{role_name}:{instance.instance_id}",
-                    "source_ip": trail.METADATA_SOURCE,
-                    "user_agent": request.headers.get("user-agent", "")[:512].replace("\x00", ""),
-                    "region": instance.region_id,
-                    "resource_names": trail.join_resources((instance.instance_id, role_name)),
-                    "resource_types": "ACS::ECS::Instance;ACS::RAM::Role",
-                    "request_parameters": None,
-                    "status": 200,
-                    "error_code": None,
-                    "error_message": None,
-                }
-                trail.record(tx, [event])
+            with self.database.transaction(write=record) as tx:
+                fetches: list[tuple[MetadataRequest, Fetched]] = []
+                for index in waiting:
+                    answer = self._answer_one(tx, requests[index])
+                    answers[index] = answer
+                    if answer.fetched is not None:
+                        fetches.append((requests[index], answer.fetched))
+                if record and fetches:
+                    self._record_fetches(tx, fetches)
         except DatabaseUnavailable as exc:
-            log.warning("the credential fetch of %s could not be recorded: %s", instance.instance_id, exc)
+            log.warning("metadata requests: the store is unavailable: %s", exc)
+        except Exception:  # the COMMIT of the fetches' events failed: the answers stand
+            log.exception("the credential fetches of a metadata batch could not be recorded")
+
+    def _answer_one(self, tx: Tx, request: MetadataRequest) -> MetadataResponse:
+        try:
+            return self._answer(tx, request)
+        except DatabaseUnavailable:
+            raise
         except Exception:
-            log.exception("the credential fetch of %s could not be recorded", instance.instance_id)
+            log.exception("metadata request %s %s failed unexpectedly", request.method, request.path[:128])
+            return _text(500, "The metadata service failed to answer; see the server log.")
+
+    def _record_fetches(self, tx: Tx, fetches: list[tuple[MetadataRequest, Fetched]]) -> None:
+        """Record credential fetches in the audit trail, in a savepoint: a failure undoes the
+        events alone and is logged."""
+        savepoint = tx.savepoint()
+        try:
+            at = int(self.clock.now(tx) * 1000)
+            trail.record(tx, [_fetch_event(request, *fetched, at) for request, fetched in fetches])
+        except Exception:
+            log.exception("%d credential fetches could not be recorded", len(fetches))
+            savepoint.rollback()
+        savepoint.release()
 
     def _answer(self, tx: Tx, request: MetadataRequest) -> MetadataResponse:
         assert request.instance_id is not None
