@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
@@ -28,6 +29,8 @@ from ecsram.config import Settings
 from ecsram.contract.errors import ApiError
 from ecsram.gateway import render
 from ecsram.responses import Response
+
+log = logging.getLogger("ecsram")
 
 _IDLE, _HEADERS, _BODY = 0, 1, 2
 # A request with a body up to this size, declared by Content-Length, is read whole before it
@@ -275,5 +278,10 @@ class DeadlineHttpToolsProtocol(HttpToolsProtocol):
 
     def _dispatch(self, cycle: RequestResponseCycle) -> None:
         assert self._answer_directly is not None
-        if not self._answer_directly(cycle.scope, bytes(cycle.body), answer_on(cycle)):
+        try:
+            taken = self._answer_directly(cycle.scope, bytes(cycle.body), answer_on(cycle))
+        except Exception:  # a bug before the request was queued: the ASGI path answers it
+            log.exception("the direct path failed on a request; the ASGI path answers it")
+            taken = False
+        if not taken:
             super()._start_asgi_task(cycle, self._application)  # its body waits in the cycle
