@@ -21,7 +21,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
@@ -124,14 +124,6 @@ def answer_on(cycle: RequestResponseCycle) -> Callable[[Response], None]:
             write_whole(cycle, response)
 
     return answer
-
-
-class DirectAnswers(Protocol):
-    """The application's way to answer a complete request without ASGI (``EcsramApp``)."""
-
-    def answer_directly(self, scope: Any, body: bytes, answer: Callable[[Response], None]) -> bool:
-        """Answer (now or later, through ``answer``) and return True, or return False for the
-        ASGI path to take the request."""
 
 
 def _small_whole_body(headers: Iterable[tuple[bytes, bytes]]) -> bool:

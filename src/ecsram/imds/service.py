@@ -212,9 +212,6 @@ class MetadataService:
         self.require_secret = require_secret
         self.trail = trail
 
-    def handle(self, request: MetadataRequest) -> MetadataResponse:
-        return self.handle_many([request])[0]
-
     def handle_many(self, requests: Sequence[MetadataRequest]) -> list[MetadataResponse]:
         """Answer requests that arrived together, each in its place: those that need the store
         in one transaction, with the audit trail's events of their credential fetches written in
@@ -254,7 +251,7 @@ class MetadataService:
                     self._record_fetches(tx, fetches)
         except DatabaseUnavailable as exc:
             log.warning("metadata requests: the store is unavailable: %s", exc)
-        except Exception:  # the COMMIT of the fetches' events failed: the answers stand
+        except Exception:  # the store failed otherwise (a savepoint, the COMMIT): the answers read stand
             log.exception("the credential fetches of a metadata batch could not be recorded")
 
     def _answer_one(self, tx: Tx, request: MetadataRequest) -> MetadataResponse:
