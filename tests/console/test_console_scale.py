@@ -1,12 +1,14 @@
 """The instances page with 10,000 instances: paged (at most 100 rows), and its render time
 measured and reported (artifacts/console/timings.txt), never asserted (the machine is shared);
-the roles page, paged too."""
+the roles and users pages, paged too."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from alibabacloud_ram20150501 import models as ram_models
 
 from ecsram.store import accounts
 from ecsram.store.database import Database
@@ -113,3 +115,32 @@ def test_the_roles_page_is_paged(server: ServerProcess, sdk: Sdk, pages: Pages, 
     page.get_by_role("link", name="Next page »").click()
     page.get_by_role("link", name="« First page").click()
     assert page.locator("section.card h2").all_inner_texts() == names[:50]
+
+
+def test_the_users_page_is_paged(server: ServerProcess, sdk: Sdk, pages: Pages, shots: Path) -> None:
+    ram = sdk.tea_ram()
+    names = [f"paged-user-{n:02d}" for n in range(55)]
+    for name in names:
+        ram.create_user(ram_models.CreateUserRequest(user_name=name))
+    key = ram.create_access_key(ram_models.CreateAccessKeyRequest(user_name=names[52])).body.access_key
+
+    page = pages.open(server.url)
+    page.goto(f"{CONSOLE}/users?account={sdk.account_id}")
+    assert page.locator("#user-count").inner_text() == "50 shown of 55"
+    assert page.locator("main tbody strong").all_inner_texts() == names[:50]
+    assert sdk.key.access_key_id in page.locator("main").inner_text()  # the root key, on every page
+    screenshot(page, shots, "users-paged")
+
+    page.locator("#next-page").click()
+    assert page.locator("main tbody strong").all_inner_texts() == names[50:]
+    assert page.locator("#user-count").inner_text() == f"5 shown of 55, after {names[49]}"
+    assert page.locator("#next-page").count() == 0
+    assert key.access_key_id in page.locator("main").inner_text()
+    assert key.access_key_secret not in page.content()
+
+    # A cursor that is not a user's name key shows the first page.
+    page.goto(f"{CONSOLE}/users?account={sdk.account_id}&after=%3Cscript%3E")
+    assert page.locator("#user-count").inner_text() == "50 shown of 55"
+    page.get_by_role("link", name="Next page »").click()
+    page.get_by_role("link", name="« First page").click()
+    assert page.locator("main tbody strong").all_inner_texts() == names[:50]

@@ -26,6 +26,7 @@ from ecsram.store.sql import Statement, Tx, in_list
 
 INSTANCE_PAGE = 50
 ROLE_PAGE = 50
+USER_PAGE = 50
 TRAIL_PAGE = 100
 ROLE_HOLDERS_SHOWN = 50
 _EVERYTHING = 10_000
@@ -219,8 +220,20 @@ def root_keys(tx: Tx, account_id: str) -> list[KeyView]:
     return _keys(tx, account_id, None)
 
 
-def user_views(tx: Tx, account_id: str) -> list[UserView]:
-    return [
+@dataclass(frozen=True, slots=True)
+class UserPage:
+    total: int
+    views: list[UserView]
+    next_after: str | None  # the name key the next page starts after
+
+
+def user_page(tx: Tx, account_id: str, *, after: str, limit: int = USER_PAGE) -> UserPage:
+    """A page of the account's RAM users in name order (keyset paging by name key), each with
+    its AccessKeys (never their secrets) and attached policies."""
+    found = users.list_page(tx, account_id, after=after, limit=limit + 1)
+    more = len(found) > limit
+    found = found[:limit]
+    views = [
         UserView(
             name=user.user_name,
             user_id=user.user_id,
@@ -231,8 +244,10 @@ def user_views(tx: Tx, account_id: str) -> list[UserView]:
                 for a in policies.attachments_of(tx, account_id, policies.USER, user.user_id)
             ],
         )
-        for user in users.list_page(tx, account_id, after="", limit=_EVERYTHING)
+        for user in found
     ]
+    next_after = name_key(found[-1].user_name) if more else None
+    return UserPage(users.count(tx, account_id), views, next_after)
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,7 @@ _INSTANCE_ID = re.compile(r"i-[a-z0-9][a-z0-9\-]{0,62}")
 _REGION = re.compile(r"[a-z0-9\-]{1,32}")
 _AFTER = re.compile(r"[a-z0-9\-]{1,32}/i-[a-z0-9][a-z0-9\-]{0,62}")
 _ROLE_AFTER = re.compile(r"[a-z0-9.\-_]{1,64}")  # a role's name key
+_USER_AFTER = re.compile(r"[a-z0-9.@\-_]{1,64}")  # a RAM user's name key
 _ACTION = re.compile(r"[A-Za-z0-9]{1,128}")
 _ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2})?Z?)?")
 SINCE_CHOICES = ("15m", "1h", "24h", "7d")
@@ -331,8 +332,11 @@ class Console:
 
     def _users_page(self, tx: Any, account: str | None, query: dict[str, str], session: Session) -> Any:
         if account is None:
-            return "users.html", {"root_keys": [], "users": []}
-        return "users.html", {"root_keys": queries.root_keys(tx, account), "users": queries.user_views(tx, account)}
+            return "users.html", {"root_keys": [], "page": None, "after": ""}
+        after = query.get("after", "")
+        after = after if _USER_AFTER.fullmatch(after) else ""
+        page = queries.user_page(tx, account, after=after)
+        return "users.html", {"root_keys": queries.root_keys(tx, account), "page": page, "after": after}
 
     def _trail_page(self, tx: Any, account: str | None, query: dict[str, str], session: Session) -> Any:
         action = query.get("action", "").strip()
