@@ -319,11 +319,10 @@ class EcsramApp:
                 self._log(response, started)
             return
 
-        server = scope.get("server")
-        listener_port: int = server[1] if server else -1
-        if listener_port in self.pinned_instances or is_metadata_request(path, _host(scope)):
+        metadata = self._metadata_request(scope)
+        if metadata is not None:
             assert self.metadata_batcher is not None
-            response = await self.metadata_batcher.submit(self._metadata_request(scope, listener_port))
+            response = await self.metadata_batcher.submit(metadata)
             await send_response(send, response, scope)
         elif path == "/":
             assert self.committer is not None and self.faults is not None
@@ -374,7 +373,13 @@ class EcsramApp:
             )
             await send_response(send, render.error(render.new_request_id(), err, product=None, xml=False))
 
-    def _metadata_request(self, scope: Scope, listener_port: int) -> MetadataRequest:
+    def _metadata_request(self, scope: Scope) -> MetadataRequest | None:
+        """The metadata request this is (on a pinned listener, or to the metadata address or a
+        metadata path), or None for any other request."""
+        server = scope.get("server")
+        listener_port: int = server[1] if server else -1
+        if listener_port not in self.pinned_instances and not is_metadata_request(scope["path"], _host(scope)):
+            return None
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
         return metadata_request(scope, headers, self.pinned_instances.get(listener_port))
 
@@ -399,14 +404,12 @@ class EcsramApp:
             or _header_bytes(scope) > self.settings.max_header_bytes
         ):
             return False
-        path = scope["path"]
-        server = scope.get("server")
-        listener_port: int = server[1] if server else -1
-        if listener_port in self.pinned_instances or is_metadata_request(path, _host(scope)):
+        metadata = self._metadata_request(scope)
+        if metadata is not None:
             assert self.metadata_batcher is not None
-            self.metadata_batcher.submit_then(self._metadata_request(scope, listener_port), answer)
+            self.metadata_batcher.submit_then(metadata, answer)
             return True
-        if path != "/":
+        if scope["path"] != "/":
             return False
         self.faults.refresh()
         if self.faults.has_early_rules:

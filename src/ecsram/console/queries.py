@@ -1,15 +1,16 @@
 """What the console's pages read: a few read-only queries over the store, each bounded.
 
 Every listing is a page (a ``LIMIT``) found through an index, so a page costs the same with ten
-instances or a hundred thousand: instances by (account, region, InstanceId) keyset, roles by name key
-(with the instances holding just those), trail events by (account, time), tags only for the rows
-shown.
+instances or a hundred thousand: instances by (account, region, InstanceId) keyset, roles and
+users by name key (with the instances holding just those roles), trail events by (account, time),
+tags only for the rows shown.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 from sqlalchemy import bindparam, desc, func, select, tuple_
@@ -31,6 +32,18 @@ TRAIL_PAGE = 100
 ROLE_HOLDERS_SHOWN = 50
 _EVERYTHING = 10_000
 INSTANCE_TAG = "instance"
+
+View = TypeVar("View")
+Entity = TypeVar("Entity")
+
+
+def _role_name(role: roles.Role) -> str:
+    return role.role_name
+
+
+def _user_name(user: users.User) -> str:
+    return user.user_name
+
 
 _INSTANCE_COLUMNS = [instances.c[name] for name in Instance.__dataclass_fields__]
 
@@ -154,18 +167,32 @@ class RoleView:
 
 
 @dataclass(frozen=True, slots=True)
-class RolePage:
+class NamePage(Generic[View]):
+    """A page of an account's roles or users in name order (keyset paging by name key)."""
+
     total: int
-    views: list[RoleView]
+    views: list[View]
     next_after: str | None  # the name key the next page starts after
 
 
-def role_page(tx: Tx, account_id: str, *, after: str, limit: int = ROLE_PAGE) -> RolePage:
-    """A page of the account's roles in name order (keyset paging by name key), each with its
-    policies and the instances holding it."""
-    found = roles.list_page(tx, account_id, after=after, limit=limit + 1)
-    more = len(found) > limit
-    found = found[:limit]
+def _cut(found: list[Entity], limit: int, name: Callable[[Entity], str]) -> tuple[list[Entity], str | None]:
+    """A page read with one entity beyond ``limit``: the page, and the cursor of the next if any."""
+    if len(found) <= limit:
+        return found, None
+    return found[:limit], name_key(name(found[limit - 1]))
+
+
+def _attached(tx: Tx, account_id: str, principal_type: str, principal_id: str) -> list[str]:
+    return [
+        f"{a.policy_type}:{_policy_name(tx, account_id, a.policy_type, a.policy_name_key)}"
+        for a in policies.attachments_of(tx, account_id, principal_type, principal_id)
+    ]
+
+
+def role_page(tx: Tx, account_id: str, *, after: str, limit: int = ROLE_PAGE) -> NamePage[RoleView]:
+    """A page of the account's roles in name order, each with its policies and the instances
+    holding it."""
+    found, next_after = _cut(roles.list_page(tx, account_id, after=after, limit=limit + 1), limit, _role_name)
     holders: dict[str, list[tuple[str, str]]] = {}
     if found:
         keys = [name_key(role.role_name) for role in found]
@@ -173,10 +200,7 @@ def role_page(tx: Tx, account_id: str, *, after: str, limit: int = ROLE_PAGE) ->
             holders.setdefault(name_key(role_name), []).append((instance_id, region_id))
     views = []
     for role in found:
-        attached = [
-            f"{a.policy_type}:{_policy_name(tx, account_id, a.policy_type, a.policy_name_key)}"
-            for a in policies.attachments_of(tx, account_id, policies.ROLE, role.role_id)
-        ]
+        attached = _attached(tx, account_id, policies.ROLE, role.role_id)
         held = holders.get(name_key(role.role_name), [])
         views.append(
             RoleView(
@@ -191,8 +215,7 @@ def role_page(tx: Tx, account_id: str, *, after: str, limit: int = ROLE_PAGE) ->
                 holder_count=len(held),
             )
         )
-    next_after = name_key(found[-1].role_name) if more else None
-    return RolePage(roles.count(tx, account_id), views, next_after)
+    return NamePage(roles.count(tx, account_id), views, next_after)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,34 +243,21 @@ def root_keys(tx: Tx, account_id: str) -> list[KeyView]:
     return _keys(tx, account_id, None)
 
 
-@dataclass(frozen=True, slots=True)
-class UserPage:
-    total: int
-    views: list[UserView]
-    next_after: str | None  # the name key the next page starts after
-
-
-def user_page(tx: Tx, account_id: str, *, after: str, limit: int = USER_PAGE) -> UserPage:
-    """A page of the account's RAM users in name order (keyset paging by name key), each with
-    its AccessKeys (never their secrets) and attached policies."""
-    found = users.list_page(tx, account_id, after=after, limit=limit + 1)
-    more = len(found) > limit
-    found = found[:limit]
+def user_page(tx: Tx, account_id: str, *, after: str, limit: int = USER_PAGE) -> NamePage[UserView]:
+    """A page of the account's RAM users in name order, each with its AccessKeys (never their
+    secrets) and attached policies."""
+    found, next_after = _cut(users.list_page(tx, account_id, after=after, limit=limit + 1), limit, _user_name)
     views = [
         UserView(
             name=user.user_name,
             user_id=user.user_id,
             display_name=user.display_name,
             keys=_keys(tx, account_id, user.user_id),
-            policies=[
-                f"{a.policy_type}:{_policy_name(tx, account_id, a.policy_type, a.policy_name_key)}"
-                for a in policies.attachments_of(tx, account_id, policies.USER, user.user_id)
-            ],
+            policies=_attached(tx, account_id, policies.USER, user.user_id),
         )
         for user in found
     ]
-    next_after = name_key(found[-1].user_name) if more else None
-    return UserPage(users.count(tx, account_id), views, next_after)
+    return NamePage(users.count(tx, account_id), views, next_after)
 
 
 @dataclass(frozen=True, slots=True)
