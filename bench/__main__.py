@@ -106,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         if {"api", "moto", "imds"} & set(options.groups):
             bench.api_group()
         steps: dict[str, Callable[[], None]] = {
+            "floor": bench.floor_group,
             "batch": bench.batch_group,
             "store": bench.store_group,
             "profile": bench.profile_group,

@@ -174,8 +174,25 @@ class Results:
                         "req/s",
                     )
                 )
+        out.extend(self.floor_ratios(connections))
         out.extend(self.pg_ratios(connections))
         return out
+
+    def floor_ratios(self, connections: int) -> list[Ratio]:
+        """floor group: ecsram's distance from its target, split at the floor (bench/floor.py)."""
+        f = self.find
+        hello = f("hello", "hello", 1, connections, "/floor")
+        bare = f("hello", "protocol_hello", 1, connections, "/floor")
+        floor = f("attach_detach", "floor", 1, connections, "/floor")
+        ecsram = f("attach_detach", "ecsram", 1, connections, "/floor")
+        if hello is None:
+            return []
+        return [
+            self.ratio("floor group: protocol hello vs hello", bare, hello, rps, "info -", "req/s"),
+            self.ratio("floor group: floor attach+detach vs hello", floor, hello, rps, "info -", "req/s"),
+            self.ratio("floor group: ecsram attach+detach vs hello", ecsram, hello, rps, ">= 0.40", "req/s"),
+            self.ratio("floor group: ecsram attach+detach vs floor", ecsram, floor, rps, "info -", "req/s"),
+        ]
 
     def pg_ratios(self, connections: int) -> list[Ratio]:
         """pgscale: attach+detach on PostgreSQL vs hello, and behind the delay proxy vs direct."""

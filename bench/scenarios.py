@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import statistics
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from bench.ecsapi import (
     detach_leftovers,
     instance_ids_param,
 )
+from bench.floor import floor_instance_ids
 from bench.motoenv import MotoClient, ensure_moto
 from bench.runner import LoadSettings, Measurement, Runner
 from bench.signer import V1Signer
@@ -46,7 +48,20 @@ from bench.workloads import (
 ROLE = "BenchEcsRole"
 MOTO_PROFILE = "bench-profile"
 BOUND = 100  # instances bound to the role for the Describe and metadata scenarios
-GROUPS = ("generators", "api", "moto", "imds", "batch", "store", "profile", "log", "trail", "pgscale", "memory")
+GROUPS = (
+    "generators",
+    "api",
+    "moto",
+    "imds",
+    "floor",
+    "batch",
+    "store",
+    "profile",
+    "log",
+    "trail",
+    "pgscale",
+    "memory",
+)
 # Run only when named in --only: pgscale needs the machine's PostgreSQL, memory runs for a long time.
 OPT_IN_GROUPS = ("pgscale", "memory")
 
@@ -389,6 +404,41 @@ class Bench:
             "clean": off.clean and on.clean,
         }
         self.log(f"  trail on vs off: {self.facts['trail']}")
+
+    def floor_group(self) -> None:
+        """attach+detach on ecsram beside the same signed cycles on ``bench.floor`` (the least work
+        the operation needs, in Python), the hello route and the bare protocol hello, 1 worker,
+        interleaved round by round: how far ecsram is from its target, split into what any Python
+        server with a durable store pays and what is ecsram's own."""
+        self.log("== floor: hello, protocol hello, the floor's attach+detach, ecsram's attach+detach")
+        first = len(self.measurements)
+        with contextlib.ExitStack() as stack:
+            hello = self.hello(stack, 1)
+            self.cell("hello", "hello", 1, hello.port, hello_workload(self.hello_pool()), label="/floor")
+            bare = servers.start_protocol_hello()
+            stack.callback(bare.stop)
+            self.cell("hello", "protocol_hello", 1, bare.port, hello_workload(self.hello_pool()), label="/floor")
+            floor = servers.start_floor(self.options.instances)
+            stack.callback(floor.stop)
+
+            def reset() -> None:
+                with urllib.request.urlopen(f"{floor.url}/_floor/reset", timeout=30) as answer:
+                    answer.read()
+
+            cycles = attach_detach_cycles(self.signer, ROLE, floor_instance_ids(self.options.instances), reset)
+            self.cell("attach_detach", "floor", 1, floor.port, cycles, label="/floor")
+            ecsram = self.ecsram(stack, self.database_url("floor"), 1)
+            setup = self.setup_ecsram(ecsram, self.options.instances)
+            if setup.missing:
+                self.pend("floor attach_detach", "; ".join(f"{k}: {v}" for k, v in setup.missing.items()))
+            else:
+                self.cell(
+                    "attach_detach", "ecsram", 1, ecsram.port, self.cycles(ecsram.port, setup.cycle_ids), label="/floor"
+                )
+            self.runner().measure(self.measurements[first:])
+            # Where the floor's own time goes, for the same split of the profile ecsram's has.
+            profile = Measurement("profile_floor", "floor", 1, self.options.connections, floor.port, cycles)
+            self.facts.setdefault("profiles", {})["floor"] = self.profile(profile, floor)
 
     def batch_group(self) -> None:
         """One AttachInstanceRamRole of 100 unbound instances vs single-instance ones (attach only)."""

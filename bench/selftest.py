@@ -7,12 +7,16 @@
   times in a run (a detach sent before its attach was answered, or an attach before the previous
   detach of the instance was, would fail);
 - the bulk loader fills a migrated store, and ecsram accepts its instances;
+- the floor server (bench/floor.py) attaches and detaches once, refuses a second attach of a bound
+  instance, a replayed nonce, a wrong signature and a non-canonical query it cannot match, and
+  runs attach+detach cycles clean;
 - the delay proxy adds its delay to a round trip (measured with and without it, against an echo
   server) and passes a burst of bytes through whole and in order.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import statistics
@@ -20,15 +24,18 @@ import tempfile
 import threading
 import time
 import traceback
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 from bench import bulkload, servers
 from bench.ecsapi import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, REGION, EcsramClient, instance_ids_param
+from bench.floor import floor_instance_ids
 from bench.loadgen.common import GENERATORS
 from bench.runner import LoadSettings, Measurement, Runner
-from bench.signer import v1_signature, v1_string_to_sign
-from bench.workloads import attach_detach_cycles, describe_regions
+from bench.signer import V1Signer, utc_timestamp, v1_signature, v1_string_to_sign
+from bench.workloads import attach_detach_cycles, describe_regions, ecs_target
 
 VECTOR_PARAMS = {
     "Action": "DescribeRegions",
@@ -49,8 +56,6 @@ def check_vector(_: Path) -> None:
 
 
 def check_generators(workdir: Path) -> None:
-    from bench.signer import V1Signer
-
     signer = V1Signer(DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET)
     server = servers.start_ecsram(f"sqlite:///{workdir}/gen.db", 1)
     try:
@@ -141,6 +146,46 @@ def _round_trips(port: int, count: int) -> tuple[list[float], bytes]:
     return times, echoed
 
 
+def _floor_get(server: servers.Server, target: str) -> tuple[int, dict[str, object]]:
+    try:
+        with urllib.request.urlopen(server.url + target, timeout=10) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read())
+
+
+def check_floor(workdir: Path) -> None:
+    server = servers.start_floor(16)
+    try:
+        signer = V1Signer(DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET)
+        instance = floor_instance_ids(16)[3]
+        params = {"RegionId": REGION, "RamRoleName": "BenchEcsRole", "InstanceIds": instance_ids_param([instance])}
+        attach = ecs_target(signer, {"Action": "AttachInstanceRamRole", **params}, utc_timestamp())
+        status, body = _floor_get(server, attach)
+        assert status == 200 and body["FailCount"] == 0, body
+        status, body = _floor_get(server, attach)
+        assert status == 400 and body["Code"] == "SignatureNonceUsed", body
+        again = ecs_target(signer, {"Action": "AttachInstanceRamRole", **params}, utc_timestamp())
+        status, body = _floor_get(server, again)
+        assert status == 200 and body["FailCount"] == 1, body
+        forged = ecs_target(signer, {"Action": "DetachInstanceRamRole", **params}, utc_timestamp())
+        status, body = _floor_get(server, forged.replace("BenchEcsRole", "OtherRole"))
+        assert status == 400 and body["Code"] == "SignatureDoesNotMatch", body
+        # Lower-case escapes are not canonical: the floor re-encodes, and the signature still holds.
+        detach = ecs_target(signer, {"Action": "DetachInstanceRamRole", **params}, utc_timestamp())
+        status, body = _floor_get(server, detach.replace("%5B", "%5b"))
+        assert status == 200 and body["FailCount"] == 0, body
+        runner = Runner(LoadSettings(duration=1.0, warmup=1.0, repeats=1), workdir, log=lambda _: None)
+        cycles = attach_detach_cycles(signer, "BenchEcsRole", [i for i in floor_instance_ids(16) if i != instance])
+        m = Measurement("cycles", "floor", 1, 4, server.port, cycles)
+        m.generator, m.lanes = "python", 1
+        runner.run_round(m)
+        run = m.runs[0]
+        assert run.ok and run.followed > 0 and run.unmatched == 0, f"floor cycles: {run.to_json()}"
+    finally:
+        server.stop()
+
+
 def check_delay_proxy(_: Path) -> None:
     delay_ms = 2.0
     listener, port = _echo_server()
@@ -167,6 +212,7 @@ CHECKS: dict[str, Callable[[Path], None]] = {
     "signer matches the published V1 vector": check_vector,
     "generators run clean (no duplicate, ordered follow-ups)": check_generators,
     "bulk loader fills a store ecsram serves": check_bulk_load,
+    "floor server answers what a cycle needs and refuses what it must": check_floor,
     "delay proxy adds its delay each way and keeps the bytes in order": check_delay_proxy,
 }
 

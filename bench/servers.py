@@ -151,6 +151,19 @@ def start_hello(workers: int) -> Server:
     return server
 
 
+def start_protocol_hello() -> Server:
+    server = _spawn("protocol_hello", [sys.executable, "-m", "bench.protocol_hello", "--port", "0"], port=None)
+    wait_ready(server, "/")
+    return server
+
+
+def start_floor(instances: int) -> Server:
+    command = [sys.executable, "-m", "bench.floor", "--port", "0", "--instances", str(instances)]
+    server = _spawn("floor", command, port=None)
+    wait_ready(server, "/_floor/reset")
+    return server
+
+
 def start_moto(moto_server: Path) -> Server:
     port = free_port()
     command = [str(moto_server), "-H", "127.0.0.1", "-p", str(port)]
