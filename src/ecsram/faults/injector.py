@@ -1,8 +1,9 @@
 """Each worker's copy of the fault rules, and their application to calls.
 
 The rules live in the store only. A worker reads them again when a request arrives and its copy
-is older than ``REFRESH_SECONDS`` (one small SELECT, at most 20 times a second per worker; with
-no rule set the request path costs one clock reading and a comparison). A change made over
+is older than ``REFRESH_SECONDS`` (one small SELECT without BEGIN and COMMIT, so one round trip
+on PostgreSQL; at most 20 times a second per worker; with no rule set the request path costs one
+clock reading and a comparison). A change made over
 HTTP or with the CLI is answered only after ``SETTLE_SECONDS`` (twice the refresh interval): by
 then every worker that receives a request reads the rules again before handling it, so a client
 that has its answer sees the rule in force on every worker.
@@ -122,7 +123,7 @@ class FaultInjector:
             return
         self._next_refresh = moment + REFRESH_SECONDS
         try:
-            with self.database.transaction(write=False) as tx:
+            with self.database.transaction(write=False, autocommit=True) as tx:
                 rules = stored.live_rules(tx, time.time())
         except DatabaseUnavailable as exc:
             log.warning("fault rules not read again: %s", exc)

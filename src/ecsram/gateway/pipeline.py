@@ -280,7 +280,7 @@ class Gateway:
             return
         self._next_prune = wall + NONCE_PRUNE_INTERVAL_SECONDS
         try:
-            with self.database.transaction() as tx:
+            with self.database.transaction(autocommit=True) as tx:
                 nonces.prune(tx, wall)
         except DatabaseUnavailable as exc:
             log.warning("nonce pruning skipped: %s", exc)
