@@ -87,8 +87,8 @@ class Floor:
         self.store = store
         self.secret = (DEFAULT_ACCESS_KEY_SECRET + "&").encode()
         self.pending: list[tuple[asyncio.Transport, dict[str, str]]] = []
-        prefix = os.urandom(4).hex().upper()
-        self.request_ids = (f"{prefix}-{n:012d}" for n in itertools.count())
+        self.request_id_prefix = os.urandom(4).hex().upper()
+        self.requests = itertools.count()
 
     def verify(self, query: str) -> dict[str, str] | str:
         """The request's parameters, or the error code that refuses it.
@@ -141,7 +141,7 @@ class Floor:
             transport.write(head % (status, len(body)) + body)
 
     def operate(self, store: sqlite3.Connection, params: dict[str, str], now: float) -> tuple[int, bytes]:
-        request_id = next(self.request_ids)
+        request_id = f"{self.request_id_prefix}-{next(self.requests):012d}"
         inserted = store.execute(
             "INSERT INTO nonces VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (params["AccessKeyId"], params["SignatureNonce"], int(now) + WINDOW_SECONDS),
