@@ -10,6 +10,7 @@ from pathlib import Path
 
 from alibabacloud_ram20150501 import models as ram_models
 
+from ecsram.console.queries import ROLE_CHOICES, ROLE_SUGGESTIONS
 from ecsram.store import accounts
 from ecsram.store.database import Database
 from ecsram.testing.accounts import create_account
@@ -115,6 +116,56 @@ def test_the_roles_page_is_paged(server: ServerProcess, sdk: Sdk, pages: Pages, 
     page.get_by_role("link", name="Next page »").click()
     page.get_by_role("link", name="« First page").click()
     assert page.locator("section.card h2").all_inner_texts() == names[:50]
+
+
+def test_the_role_picker_stays_one_shared_list_with_many_roles(
+    server: ServerProcess, sdk: Sdk, pages: Pages, shots: Path
+) -> None:
+    """More roles than a list per row should hold: one shared list suggests the first names, and a
+    typed name attaches any role, one beyond the suggestions too; an unknown name is refused."""
+    names = [f"picker-role-{n:03d}" for n in range(ROLE_SUGGESTIONS + 5)]
+    for name in names:
+        create_role(sdk, name)
+    ids = run_instances(sdk, 2)
+
+    page = pages.open(server.url)
+    page.goto(f"{CONSOLE}/instances?account={sdk.account_id}")
+    assert page.locator('select[name="role"]').count() == 0
+    suggestions = page.locator("#role-names option")
+    assert suggestions.count() == ROLE_SUGGESTIONS
+    assert [suggestions.nth(n).get_attribute("value") for n in (0, ROLE_SUGGESTIONS - 1)] == [
+        names[0],
+        names[ROLE_SUGGESTIONS - 1],
+    ]
+    assert f"the first {ROLE_SUGGESTIONS} of this account's roles" in page.locator("#role-hint").inner_text()
+    screenshot(page, shots, "instances-many-roles")
+
+    first = page.locator(f'tr[data-instance="{ids[0]}"]')
+    first.get_by_label(f"Role to attach to {ids[0]}").fill(names[-1])
+    first.get_by_role("button", name=f"Attach the chosen role to {ids[0]}").click()
+    assert f"AttachInstanceRamRole: attached {names[-1]} to {ids[0]}" in page.locator(".flash.ok").inner_text()
+    assert names[-1] in page.locator(f'tr[data-instance="{ids[0]}"] td.role').inner_text()
+
+    second = page.locator(f'tr[data-instance="{ids[1]}"]')
+    second.get_by_label(f"Role to attach to {ids[1]}").fill("no-such-role")
+    second.get_by_role("button", name=f"Attach the chosen role to {ids[1]}").click()
+    assert page.locator(".flash.error").first.inner_text().startswith("AttachInstanceRamRole refused: ")
+    assert "none" in page.locator(f'tr[data-instance="{ids[1]}"] td.role').inner_text()
+
+
+def test_a_few_roles_keep_a_list_on_each_row(server: ServerProcess, sdk: Sdk, pages: Pages) -> None:
+    names = [f"few-role-{n:02d}" for n in range(ROLE_CHOICES)]
+    for name in names:
+        create_role(sdk, name)
+    (instance,) = run_instances(sdk, 1)
+    page = pages.open(server.url)
+    page.goto(f"{CONSOLE}/instances?account={sdk.account_id}")
+    picker = page.get_by_label(f"Role to attach to {instance}")
+    assert picker.locator("option").all_inner_texts() == names
+    assert page.locator("#role-names").count() == 0
+    picker.select_option(names[-1])
+    page.get_by_role("button", name=f"Attach the chosen role to {instance}").click()
+    assert f"AttachInstanceRamRole: attached {names[-1]} to {instance}" in page.locator(".flash.ok").inner_text()
 
 
 def test_the_users_page_is_paged(server: ServerProcess, sdk: Sdk, pages: Pages, shots: Path) -> None:

@@ -30,7 +30,10 @@ ROLE_PAGE = 50
 USER_PAGE = 50
 TRAIL_PAGE = 100
 ROLE_HOLDERS_SHOWN = 50
-_EVERYTHING = 10_000
+# The instances page's role picker: a list per row while the account has this many roles or
+# fewer; beyond, one shared list of the first ROLE_SUGGESTIONS names suggests while a name is typed.
+ROLE_CHOICES = 20
+ROLE_SUGGESTIONS = 100
 INSTANCE_TAG = "instance"
 
 View = TypeVar("View")
@@ -135,8 +138,9 @@ def instance_page(
     return InstancePage(total, rows, found, next_after, regions)
 
 
-def role_names(tx: Tx, account_id: str) -> list[str]:
-    return [role.role_name for role in roles.list_page(tx, account_id, after="", limit=_EVERYTHING)]
+def role_names(tx: Tx, account_id: str, limit: int) -> list[str]:
+    """The account's first ``limit`` role names, in name order."""
+    return [role.role_name for role in roles.list_page(tx, account_id, after="", limit=limit)]
 
 
 def _policy_name(tx: Tx, account_id: str, policy_type: str, name_key: str) -> str:

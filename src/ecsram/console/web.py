@@ -310,15 +310,19 @@ class Console:
 
     def _instances_page(self, tx: Any, account: str | None, query: dict[str, str], session: Session) -> Any:
         if account is None:
-            return "instances.html", {"page": None, "roles": [], "region": "", "after": ""}
+            return "instances.html", {"page": None, "roles": [], "role_choices": True, "region": "", "after": ""}
         region = query.get("region", "")
         region = region if _REGION.fullmatch(region) else ""
         after = query.get("after", "")
         after = after if _AFTER.fullmatch(after) else ""
         page = queries.instance_page(tx, account, region=region or None, after=after)
+        # One more name than suggested tells whether the account has more roles than that.
+        names = queries.role_names(tx, account, limit=queries.ROLE_SUGGESTIONS + 1)
         return "instances.html", {
             "page": page,
-            "roles": queries.role_names(tx, account),
+            "roles": names[: queries.ROLE_SUGGESTIONS],
+            "more_roles": len(names) > queries.ROLE_SUGGESTIONS,
+            "role_choices": len(names) <= queries.ROLE_CHOICES,
             "region": region,
             "after": after,
         }
