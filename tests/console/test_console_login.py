@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ecsram.console.web import LOGIN_ATTEMPTS, LOGIN_REFILL_SECONDS
 from ecsram.testing.accounts import create_account, set_access_key_status
 from ecsram.testing.server import ServerProcess
 from tests.conftest import Sdk
@@ -121,6 +122,38 @@ def test_the_login_form_works_by_keyboard(login_server: ServerProcess, pages: Pa
     page.keyboard.press("Enter")
     page.wait_for_url(f"**{CONSOLE}")
     assert mine.account_id in page.locator(".who").inner_text()
+
+
+def test_login_attempts_at_one_key_are_limited_across_parallel_guesses(
+    login_server: ServerProcess, pages: Pages
+) -> None:
+    """A burst of LOGIN_ATTEMPTS guesses at one root AccessKey, then it is refused (429 with
+    Retry-After), even with its right secret; the limit is per key, so another account's key
+    still logs in."""
+    mine = Sdk(login_server.endpoint, create_account(login_server.database_url), login_server.database_url)
+    theirs = Sdk(login_server.endpoint, create_account(login_server.database_url), login_server.database_url)
+    guesses = [pages.open(login_server.url) for _ in range(2)]
+    for n in range(LOGIN_ATTEMPTS):
+        page = guesses[n % 2]  # two browsers, as a parallel guesser would use
+        log_in(page, mine.key.access_key_id, f"guess-{n:02d}".ljust(30, "x"))
+        assert page.url.endswith("/login")
+        assert page.locator(".flash.error").inner_text().startswith("The AccessKey ID or secret is wrong"), n
+
+    page = pages.open(login_server.url)
+    page.goto(f"{CONSOLE}/login")
+    page.get_by_label("AccessKey ID").fill(mine.key.access_key_id)
+    page.get_by_label("AccessKey secret").fill(mine.key.secret)
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/login")) as answer:
+        page.get_by_role("button", name="Log in").click()
+    assert answer.value.status == 429
+    assert answer.value.headers["retry-after"] == str(int(LOGIN_REFILL_SECONDS))
+    assert "Too many login attempts" in page.locator(".flash.error").inner_text()
+    page.goto(f"{CONSOLE}/instances")
+    assert page.url.endswith(f"{CONSOLE}/login")  # the right secret opened nothing
+
+    log_in(page, theirs.key.access_key_id, theirs.key.secret)
+    page.wait_for_url(f"**{CONSOLE}")
+    assert theirs.account_id in page.locator(".who").inner_text()
 
 
 def focus_by_tab(page: Any, selector: str, limit: int = 200) -> None:

@@ -45,6 +45,7 @@ from ecsram.console.session import LOCAL, LOGIN, Session, SessionKeys, cookie_he
 from ecsram.faults import rules
 from ecsram.responses import Response
 from ecsram.store import accounts, users
+from ecsram.store import faults as stored_faults
 from ecsram.store.accounts import ACCOUNT_ID
 from ecsram.store.database import Database, DatabaseUnavailable
 
@@ -55,6 +56,11 @@ FLASH_COOKIE = "ecsram_console_flash"
 ECS_VERSION = "2014-05-26"
 ECSRAM_VERSION = "2026-11-01"
 LOGIN_FAILURE_DELAY = 0.5
+# Login attempts per root AccessKey: a burst of LOGIN_ATTEMPTS, then one every LOGIN_REFILL_SECONDS.
+LOGIN_ATTEMPTS = 10
+LOGIN_REFILL_SECONDS = 90.0
+# The bucket's action name in the store's throttle table, which no API action can have.
+LOGIN_BUCKET = "console:login"
 
 Scope = dict[str, Any]
 Asgi = Callable[[Scope, Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]], Any]
@@ -436,9 +442,28 @@ class Console:
         key_id = form.get("access_key_id", "").strip()
         secret = form.get("access_key_secret", "")
         key = None
+        allowed = True
         if accounts.ACCESS_KEY_ID.fullmatch(key_id):
-            with self.database.transaction(write=False) as tx:
+            with self.database.transaction() as tx:
                 key = accounts.find_access_key(tx, key_id)
+                if key is not None:
+                    # Every attempt at an existing key takes a token from its bucket in the store
+                    # (shared by all workers): a guess at its secret costs as much in parallel.
+                    refill = 1.0 / LOGIN_REFILL_SECONDS
+                    now = self.clock.wall()
+                    allowed = stored_faults.take_token(tx, key_id, LOGIN_BUCKET, now, refill, LOGIN_ATTEMPTS)
+        if not allowed:
+            await asyncio.sleep(LOGIN_FAILURE_DELAY)
+            response = self._render(
+                "login.html",
+                429,
+                csrf=self.keys.csrf_token(session),
+                nav=None,
+                flash=None,
+                error="Too many login attempts with this AccessKey ID: try again in a few minutes.",
+            )
+            response.headers.append((b"retry-after", str(int(LOGIN_REFILL_SECONDS)).encode()))
+            return response
         good = (
             key is not None
             and key.user_id is None
