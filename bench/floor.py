@@ -1,25 +1,30 @@
-"""The floor of a signed attach or detach in Python: the least work the operation needs, and no more.
+"""The floor of ecsram's measured requests in Python: the least work each needs, and no more.
 
-ecsram's attach+detach target is a share of ``bench.hello``. This server answers the same signed
-``AttachInstanceRamRole`` / ``DetachInstanceRamRole`` requests the benchmark sends ecsram, doing
-only what the operation cannot skip, each step as cheaply as CPython allows:
+ecsram's targets are shares of ``bench.hello``. This server answers the requests the benchmark
+sends ecsram (signed ``AttachInstanceRamRole`` / ``DetachInstanceRamRole`` cycles, signed
+``DescribeInstanceRamRole`` of one instance, and the metadata service's credentials fetch),
+doing only what each cannot skip, each step as cheaply as CPython allows:
 
 - a bare ``asyncio.Protocol`` with httptools on uvloop (``bench.protocol_hello``'s stack);
-- the query split once; the V1 signature checked over the sorted, re-encoded pairs with
-  ``hmac.digest``; the timestamp parsed and checked against a window; the AccessKey and its secret
-  held in memory (ecsram caches its keys too);
-- requests ready together in one SQLite transaction (WAL, ``synchronous=NORMAL``, as ecsram); per
-  request the nonce insert, the role read, the instance read, the conditional ``UPDATE`` and one
-  audit row, with no savepoint;
+- for a signed call, the query split once; the V1 signature checked over the wire's own pairs
+  with ``hmac.digest``; the timestamp checked against a window; the AccessKey and its secret held
+  in memory (ecsram caches its keys too);
+- requests ready together in one SQLite transaction (WAL, ``synchronous=NORMAL``, as ecsram);
+  per request the statements its answer needs and one audit row, with no savepoint: for an
+  attach or detach the nonce insert, the role read, the instance read and the conditional
+  ``UPDATE``; for a Describe the nonce insert and the instance read; for a credentials fetch the
+  instance read, and the three parts of the credentials sealed with HMAC-SHA256 (as ecsram seals
+  a session);
 - the answer rendered by orjson and written with one ``transport.write``.
 
 No parameter catalogue, no policy, no fault rules, no request log, no error paths beyond the
-ones a cycle meets. Beside ``bench.hello`` and ecsram in the same run it splits ecsram's distance
-from its target into the part any Python server with a durable store would pay (hello to floor)
-and ecsram's own (floor to ecsram).
+ones the benchmark meets. Beside ``bench.hello`` and ecsram in the same run it splits ecsram's
+distance from its targets into the part any Python server with a durable store would pay (hello
+to floor) and ecsram's own (floor to ecsram).
 
 Run: ``python -m bench.floor --port 0 --instances N``; the first stdout line names the port. The
-instances are ``floor_instance_ids(N)``; ``GET /_floor/reset`` detaches them all (untimed).
+instances for attach+detach are ``floor_instance_ids(N)``, those bound to the role from the start
+``floor_bound_ids()``; ``GET /_floor/reset`` detaches the first ones (untimed).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import re
 import sqlite3
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 from urllib.parse import quote, unquote
@@ -46,12 +52,17 @@ import uvloop
 from bench.ecsapi import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 
 ROLE = "BenchEcsRole"
+BOUND = 100
+METADATA_CREDENTIALS = "/latest/meta-data/ram/security-credentials/"
 WINDOW_SECONDS = 15 * 60
 SAFE = "-_.~"
 # What a query already RFC 3986-encoded cannot hold: any other character, or a % not followed by
 # two upper-case hex digits (two searches: one pattern with both is 3x slower).
 OTHER_CHARACTER = re.compile(r"[^A-Za-z0-9_.~=&%-]")
 LOOSE_ESCAPE = re.compile(r"%(?![0-9A-F]{2})")
+# The three parts of a session's credentials, each sealed from the instance, role and hour.
+PARTS = (b"id|", b"secret|", b"token|")
+Handler = Callable[[sqlite3.Connection, dict[str, str], float], tuple[int, bytes]]
 SCHEMA = """
 CREATE TABLE nonces (access_key_id TEXT, nonce TEXT, expires_at INTEGER, PRIMARY KEY (access_key_id, nonce));
 CREATE TABLE roles (role_name_key TEXT PRIMARY KEY, role_name TEXT NOT NULL, assume_role_policy TEXT NOT NULL);
@@ -66,6 +77,11 @@ def floor_instance_ids(count: int) -> list[str]:
     return [f"i-floor{n:08d}" for n in range(count)]
 
 
+def floor_bound_ids(count: int = BOUND) -> list[str]:
+    """Instances bound to ROLE from the start, for the Describe and the metadata fetch."""
+    return [f"i-fbound{n:07d}" for n in range(count)]
+
+
 def open_store(path: Path, instances: int) -> sqlite3.Connection:
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")
@@ -77,6 +93,10 @@ def open_store(path: Path, instances: int) -> sqlite3.Connection:
         "INSERT INTO instances (instance_id, status) VALUES (?, 'Running')",
         [(instance,) for instance in floor_instance_ids(instances)],
     )
+    connection.executemany(
+        "INSERT INTO instances (instance_id, status, ram_role_name) VALUES (?, 'Running', ?)",
+        [(instance, ROLE) for instance in floor_bound_ids()],
+    )
     return connection
 
 
@@ -86,7 +106,8 @@ class Floor:
     def __init__(self, store: sqlite3.Connection) -> None:
         self.store = store
         self.secret = (DEFAULT_ACCESS_KEY_SECRET + "&").encode()
-        self.pending: list[tuple[asyncio.Transport, dict[str, str]]] = []
+        self.pending: list[tuple[asyncio.Transport, Handler, dict[str, str]]] = []
+        self.token_key = os.urandom(32)
         self.request_id_prefix = os.urandom(4).hex().upper()
         self.requests = itertools.count()
 
@@ -122,10 +143,10 @@ class Floor:
             return "InvalidTimeStamp.Expired"
         return params
 
-    def submit(self, transport: asyncio.Transport, params: dict[str, str]) -> None:
+    def submit(self, transport: asyncio.Transport, handler: Handler, params: dict[str, str]) -> None:
         if not self.pending:
             asyncio.get_running_loop().call_soon(self.flush)
-        self.pending.append((transport, params))
+        self.pending.append((transport, handler, params))
 
     def flush(self) -> None:
         batch, self.pending = self.pending, []
@@ -133,20 +154,37 @@ class Floor:
         now = time.time()
         store = self.store
         store.execute("BEGIN")
-        for transport, params in batch:
-            answers.append((transport, self.operate(store, params, now)))
+        for transport, handler, params in batch:
+            answers.append((transport, handler(store, params, now)))
         store.execute("COMMIT")
         for transport, (status, body) in answers:
             head = b"HTTP/1.1 %d OK\r\ncontent-type: application/json;charset=utf-8\r\ncontent-length: %d\r\n\r\n"
             transport.write(head % (status, len(body)) + body)
 
-    def operate(self, store: sqlite3.Connection, params: dict[str, str], now: float) -> tuple[int, bytes]:
-        request_id = f"{self.request_id_prefix}-{next(self.requests):012d}"
+    def request_id(self) -> str:
+        return f"{self.request_id_prefix}-{next(self.requests):012d}"
+
+    @staticmethod
+    def spend_nonce(store: sqlite3.Connection, params: dict[str, str], now: float) -> bool:
         inserted = store.execute(
             "INSERT INTO nonces VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (params["AccessKeyId"], params["SignatureNonce"], int(now) + WINDOW_SECONDS),
         ).rowcount
-        if not inserted:
+        return bool(inserted)
+
+    @staticmethod
+    def record(store: sqlite3.Connection, now: float, event: str, key: str, names: str, params: bytes | None) -> None:
+        """The call's audit row."""
+        store.execute(
+            "INSERT INTO trail (event_time, event_name, access_key_id, resource_names, request_parameters, status)"
+            " VALUES (?, ?, ?, ?, ?, 200)",
+            (int(now * 1000), event, key, names, params),
+        )
+
+    def operate(self, store: sqlite3.Connection, params: dict[str, str], now: float) -> tuple[int, bytes]:
+        """AttachInstanceRamRole or DetachInstanceRamRole of one instance."""
+        request_id = self.request_id()
+        if not self.spend_nonce(store, params, now):
             return 400, orjson.dumps({"RequestId": request_id, "Code": "SignatureNonceUsed"})
         action = params["Action"]
         instance_id = orjson.loads(params["InstanceIds"])[0]
@@ -174,11 +212,7 @@ class Floor:
             ).rowcount
             results = "DetachInstanceRamRoleResults"
             result = "DetachInstanceRamRoleResult"
-        store.execute(
-            "INSERT INTO trail (event_time, event_name, access_key_id, resource_names, request_parameters, status)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (int(now * 1000), action, params["AccessKeyId"], f"{role[0]};{instance_id}", orjson.dumps(params), 200),
-        )
+        self.record(store, now, action, params["AccessKeyId"], f"{role[0]};{instance_id}", orjson.dumps(params))
         item = {"InstanceId": instance_id, "Success": bool(changed), "Code": "200" if changed else "Conflict"}
         body = {
             "RequestId": request_id,
@@ -189,14 +223,54 @@ class Floor:
         }
         return 200, orjson.dumps(body)
 
+    def describe(self, store: sqlite3.Connection, params: dict[str, str], now: float) -> tuple[int, bytes]:
+        """DescribeInstanceRamRole of one instance."""
+        request_id = self.request_id()
+        if not self.spend_nonce(store, params, now):
+            return 400, orjson.dumps({"RequestId": request_id, "Code": "SignatureNonceUsed"})
+        instance_id = orjson.loads(params["InstanceIds"])[0]
+        row = store.execute("SELECT ram_role_name FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
+        found = [] if row is None else [{"InstanceId": instance_id, "RamRoleName": row[0] or ""}]
+        self.record(store, now, "DescribeInstanceRamRole", params["AccessKeyId"], instance_id, None)
+        body = {
+            "RequestId": request_id,
+            "RegionId": params.get("RegionId", ""),
+            "TotalCount": len(found),
+            "InstanceRamRoleSets": {"InstanceRamRoleSet": found},
+        }
+        return 200, orjson.dumps(body)
+
+    def credentials(self, store: sqlite3.Connection, params: dict[str, str], now: float) -> tuple[int, bytes]:
+        """The metadata service's temporary credentials of the instance's role, the same for an hour."""
+        instance_id, role = params["instance"], params["role"]
+        row = store.execute("SELECT ram_role_name FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
+        if row is None or row[0] is None or row[0].lower() != role.lower():
+            return 404, orjson.dumps({"Code": "NotFound"})
+        hour = int(now // 3600)
+        seed = f"{instance_id}|{row[0]}|{hour}".encode()
+        sealed = [base64.b64encode(hmac.digest(self.token_key, part + seed, "sha256")).decode() for part in PARTS]
+        self.record(store, now, "GetRoleCredentials", sealed[0], f"{row[0]};{instance_id}", None)
+        body = {
+            "AccessKeyId": "STS." + sealed[0][:24],
+            "AccessKeySecret": sealed[1][:40],
+            "SecurityToken": sealed[2],
+            "Expiration": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime((hour + 2) * 3600)),
+            "LastUpdated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(hour * 3600)),
+            "Code": "Success",
+        }
+        return 200, orjson.dumps(body)
+
     def reset(self) -> None:
-        self.store.execute("UPDATE instances SET ram_role_name = NULL, ram_role_attached_at = NULL")
+        self.store.execute(
+            "UPDATE instances SET ram_role_name = NULL, ram_role_attached_at = NULL WHERE instance_id LIKE 'i-floor%'"
+        )
 
 
 class FloorProtocol(asyncio.Protocol):
     def __init__(self, floor: Floor) -> None:
         self.floor = floor
         self.url = b""
+        self.proxy_user = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's TCP transport is not an asyncio.Transport subclass, though it is one in use.
@@ -209,8 +283,15 @@ class FloorProtocol(asyncio.Protocol):
         except httptools.HttpParserError:
             self.transport.close()
 
+    def on_message_begin(self) -> None:
+        self.proxy_user = b""
+
     def on_url(self, url: bytes) -> None:
         self.url = url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == b"proxy-authorization":
+            self.proxy_user = value
 
     def on_message_complete(self) -> None:
         path, _, query = self.url.decode("latin-1").partition("?")
@@ -218,12 +299,19 @@ class FloorProtocol(asyncio.Protocol):
             self.floor.reset()
             self.transport.write(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
             return
+        _, metadata, role = path.partition(METADATA_CREDENTIALS)
+        if metadata:
+            # The instance is the proxy user, as the benchmark's metadata workload names it.
+            user = base64.b64decode(self.proxy_user.partition(b" ")[2]).decode().partition(":")[0]
+            self.floor.submit(self.transport, self.floor.credentials, {"instance": user, "role": role})
+            return
         verified = self.floor.verify(query)
         if isinstance(verified, str):
             body = orjson.dumps({"Code": verified})
             self.transport.write(b"HTTP/1.1 400 Bad Request\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
             return
-        self.floor.submit(self.transport, verified)
+        handler = self.floor.describe if verified.get("Action") == "DescribeInstanceRamRole" else self.floor.operate
+        self.floor.submit(self.transport, handler, verified)
 
 
 async def serve(host: str, port: int, instances: int, directory: Path) -> None:

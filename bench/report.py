@@ -179,20 +179,23 @@ class Results:
         return out
 
     def floor_ratios(self, connections: int) -> list[Ratio]:
-        """floor group: ecsram's distance from its target, split at the floor (bench/floor.py)."""
+        """floor group: ecsram's distance from its targets, split at the floor (bench/floor.py)."""
         f = self.find
         hello = f("hello", "hello", 1, connections, "/floor")
-        bare = f("hello", "protocol_hello", 1, connections, "/floor")
-        floor = f("attach_detach", "floor", 1, connections, "/floor")
-        ecsram = f("attach_detach", "ecsram", 1, connections, "/floor")
         if hello is None:
             return []
-        return [
-            self.ratio("floor group: protocol hello vs hello", bare, hello, rps, "info -", "req/s"),
-            self.ratio("floor group: floor attach+detach vs hello", floor, hello, rps, "info -", "req/s"),
-            self.ratio("floor group: ecsram attach+detach vs hello", ecsram, hello, rps, ">= 0.40", "req/s"),
-            self.ratio("floor group: ecsram attach+detach vs floor", ecsram, floor, rps, "info -", "req/s"),
-        ]
+        bare = f("hello", "protocol_hello", 1, connections, "/floor")
+        out = [self.ratio("floor group: protocol hello vs hello", bare, hello, rps, "info -", "req/s")]
+        targets = {"attach_detach": ">= 0.40", "describe_by_instance": ">= 0.50", "imds_credentials": ">= 0.50"}
+        for scenario, target in targets.items():
+            floor = f(scenario, "floor", 1, connections, "/floor")
+            ecsram = f(scenario, "ecsram", 1, connections, "/floor")
+            out += [
+                self.ratio(f"floor group: floor {scenario} vs hello", floor, hello, rps, "info -", "req/s"),
+                self.ratio(f"floor group: ecsram {scenario} vs hello", ecsram, hello, rps, target, "req/s"),
+                self.ratio(f"floor group: ecsram {scenario} vs floor", ecsram, floor, rps, "info -", "req/s"),
+            ]
+        return out
 
     def pg_ratios(self, connections: int) -> list[Ratio]:
         """pgscale: attach+detach on PostgreSQL vs hello, and behind the delay proxy vs direct."""

@@ -26,7 +26,7 @@ from bench.ecsapi import (
     detach_leftovers,
     instance_ids_param,
 )
-from bench.floor import floor_instance_ids
+from bench.floor import floor_bound_ids, floor_instance_ids
 from bench.motoenv import MotoClient, ensure_moto
 from bench.runner import LoadSettings, Measurement, Runner
 from bench.signer import V1Signer
@@ -406,11 +406,11 @@ class Bench:
         self.log(f"  trail on vs off: {self.facts['trail']}")
 
     def floor_group(self) -> None:
-        """attach+detach on ecsram beside the same signed cycles on ``bench.floor`` (the least work
-        the operation needs, in Python), the hello route and the bare protocol hello, 1 worker,
-        interleaved round by round: how far ecsram is from its target, split into what any Python
-        server with a durable store pays and what is ecsram's own."""
-        self.log("== floor: hello, protocol hello, the floor's attach+detach, ecsram's attach+detach")
+        """attach+detach, Describe by instance and the metadata fetch on ecsram beside the same
+        requests on ``bench.floor`` (the least work each needs, in Python), the hello route and the
+        bare protocol hello, 1 worker, interleaved round by round: how far ecsram is from its
+        targets, split into what any Python server with a durable store pays and what is ecsram's own."""
+        self.log("== floor: hello, protocol hello, the floor's and ecsram's attach+detach, Describe, metadata fetch")
         first = len(self.measurements)
         with contextlib.ExitStack() as stack:
             hello = self.hello(stack, 1)
@@ -427,14 +427,23 @@ class Bench:
 
             cycles = attach_detach_cycles(self.signer, ROLE, floor_instance_ids(self.options.instances), reset)
             self.cell("attach_detach", "floor", 1, floor.port, cycles, label="/floor")
+            bound = floor_bound_ids()
+            self.cell(
+                "describe_by_instance", "floor", 1, floor.port, describe_by_instance(self.signer, bound), label="/floor"
+            )
+            self.cell("imds_credentials", "floor", 1, floor.port, metadata_credentials(ROLE, bound), label="/floor")
             ecsram = self.ecsram(stack, self.database_url("floor"), 1)
             setup = self.setup_ecsram(ecsram, self.options.instances)
             if setup.missing:
-                self.pend("floor attach_detach", "; ".join(f"{k}: {v}" for k, v in setup.missing.items()))
+                self.pend("floor ecsram cells", "; ".join(f"{k}: {v}" for k, v in setup.missing.items()))
             else:
-                self.cell(
-                    "attach_detach", "ecsram", 1, ecsram.port, self.cycles(ecsram.port, setup.cycle_ids), label="/floor"
-                )
+                workloads = {
+                    "attach_detach": self.cycles(ecsram.port, setup.cycle_ids),
+                    "describe_by_instance": describe_by_instance(self.signer, setup.bound_ids),
+                    "imds_credentials": metadata_credentials(ROLE, setup.bound_ids),
+                }
+                for scenario, workload in workloads.items():
+                    self.cell(scenario, "ecsram", 1, ecsram.port, workload, label="/floor")
             self.runner().measure(self.measurements[first:])
             # Where the floor's own time goes, for the same split of the profile ecsram's has.
             profile = Measurement("profile_floor", "floor", 1, self.options.connections, floor.port, cycles)

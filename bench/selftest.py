@@ -8,14 +8,16 @@
   detach of the instance was, would fail);
 - the bulk loader fills a migrated store, and ecsram accepts its instances;
 - the floor server (bench/floor.py) attaches and detaches once, refuses a second attach of a bound
-  instance, a replayed nonce, a wrong signature and a non-canonical query it cannot match, and
-  runs attach+detach cycles clean;
+  instance, a replayed nonce and a wrong signature, accepts a query that is not canonical,
+  describes a bound instance's role, serves its credentials (the same twice within the hour, and
+  none for another role), and runs attach+detach cycles clean;
 - the delay proxy adds its delay to a round trip (measured with and without it, against an echo
   server) and passes a burst of bytes through whole and in order.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import socket
@@ -31,7 +33,8 @@ from pathlib import Path
 
 from bench import bulkload, servers
 from bench.ecsapi import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, REGION, EcsramClient, instance_ids_param
-from bench.floor import floor_instance_ids
+from bench.floor import METADATA_CREDENTIALS as FLOOR_CREDENTIALS
+from bench.floor import floor_bound_ids, floor_instance_ids
 from bench.loadgen.common import GENERATORS
 from bench.runner import LoadSettings, Measurement, Runner
 from bench.signer import V1Signer, utc_timestamp, v1_signature, v1_string_to_sign
@@ -146,9 +149,13 @@ def _round_trips(port: int, count: int) -> tuple[list[float], bytes]:
     return times, echoed
 
 
-def _floor_get(server: servers.Server, target: str) -> tuple[int, dict[str, object]]:
+def _floor_get(
+    server: servers.Server, target: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, object]]:
     try:
-        with urllib.request.urlopen(server.url + target, timeout=10) as answer:
+        with urllib.request.urlopen(
+            urllib.request.Request(server.url + target, headers=headers or {}), timeout=10
+        ) as answer:
             return answer.status, json.loads(answer.read())
     except urllib.error.HTTPError as refused:
         return refused.code, json.loads(refused.read())
@@ -175,6 +182,18 @@ def check_floor(workdir: Path) -> None:
         detach = ecs_target(signer, {"Action": "DetachInstanceRamRole", **params}, utc_timestamp())
         status, body = _floor_get(server, detach.replace("%5B", "%5b"))
         assert status == 200 and body["FailCount"] == 0, body
+        bound = floor_bound_ids()[0]
+        describe = {"Action": "DescribeInstanceRamRole", "RegionId": REGION, "InstanceIds": instance_ids_param([bound])}
+        status, body = _floor_get(server, ecs_target(signer, describe, utc_timestamp()))
+        assert status == 200 and body["InstanceRamRoleSets"] == {
+            "InstanceRamRoleSet": [{"InstanceId": bound, "RamRoleName": "BenchEcsRole"}]
+        }, body
+        as_instance = {"Proxy-Authorization": "Basic " + base64.b64encode(f"{bound}:".encode()).decode()}
+        status, body = _floor_get(server, f"{FLOOR_CREDENTIALS}BenchEcsRole", as_instance)
+        assert status == 200 and str(body["AccessKeyId"]).startswith("STS."), body
+        assert _floor_get(server, f"{FLOOR_CREDENTIALS}BenchEcsRole", as_instance)[1] == body  # the same for the hour
+        status, body = _floor_get(server, f"{FLOOR_CREDENTIALS}OtherRole", as_instance)
+        assert status == 404, body
         runner = Runner(LoadSettings(duration=1.0, warmup=1.0, repeats=1), workdir, log=lambda _: None)
         cycles = attach_detach_cycles(signer, "BenchEcsRole", [i for i in floor_instance_ids(16) if i != instance])
         m = Measurement("cycles", "floor", 1, 4, server.port, cycles)
@@ -212,7 +231,7 @@ CHECKS: dict[str, Callable[[Path], None]] = {
     "signer matches the published V1 vector": check_vector,
     "generators run clean (no duplicate, ordered follow-ups)": check_generators,
     "bulk loader fills a store ecsram serves": check_bulk_load,
-    "floor server answers what a cycle needs and refuses what it must": check_floor,
+    "floor server answers what the benchmark sends and refuses what it must": check_floor,
     "delay proxy adds its delay each way and keeps the bytes in order": check_delay_proxy,
 }
 
