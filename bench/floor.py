@@ -42,14 +42,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
 from urllib.parse import quote, unquote
 
-import httptools
 import orjson
 import uvloop
 
 from bench.ecsapi import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
+from bench.protocol_hello import ParsingProtocol
 
 ROLE = "BenchEcsRole"
 BOUND = 100
@@ -266,22 +265,11 @@ class Floor:
         )
 
 
-class FloorProtocol(asyncio.Protocol):
+class FloorProtocol(ParsingProtocol):
     def __init__(self, floor: Floor) -> None:
         self.floor = floor
         self.url = b""
         self.proxy_user = b""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's TCP transport is not an asyncio.Transport subclass, though it is one in use.
-        self.transport = cast(asyncio.Transport, transport)
-        self.parser = httptools.HttpRequestParser(self)
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError:
-            self.transport.close()
 
     def on_message_begin(self) -> None:
         self.proxy_user = b""

@@ -23,7 +23,9 @@ ANSWER = b"HTTP/1.1 200 OK\r\ncontent-type: application/json;charset=utf-8\r\nco
 )
 
 
-class HelloProtocol(asyncio.Protocol):
+class ParsingProtocol(asyncio.Protocol):
+    """A connection whose bytes httptools parses, calling the subclass's ``on_*`` methods."""
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's TCP transport is not an asyncio.Transport subclass, though it is one in use.
         self.transport = cast(asyncio.Transport, transport)
@@ -35,6 +37,8 @@ class HelloProtocol(asyncio.Protocol):
         except httptools.HttpParserError:
             self.transport.close()
 
+
+class HelloProtocol(ParsingProtocol):
     def on_message_complete(self) -> None:
         self.transport.write(ANSWER)
 

@@ -413,11 +413,12 @@ class Bench:
         self.log("== floor: hello, protocol hello, the floor's and ecsram's attach+detach, Describe, metadata fetch")
         first = len(self.measurements)
         with contextlib.ExitStack() as stack:
+            pool = self.hello_pool()
             hello = self.hello(stack, 1)
-            self.cell("hello", "hello", 1, hello.port, hello_workload(self.hello_pool()), label="/floor")
+            self.cell("hello", "hello", 1, hello.port, hello_workload(pool), label="/floor")
             bare = servers.start_protocol_hello()
             stack.callback(bare.stop)
-            self.cell("hello", "protocol_hello", 1, bare.port, hello_workload(self.hello_pool()), label="/floor")
+            self.cell("hello", "protocol_hello", 1, bare.port, hello_workload(pool), label="/floor")
             floor = servers.start_floor(self.options.instances)
             stack.callback(floor.stop)
 

@@ -144,24 +144,23 @@ def start_ecsram(database_url: str, workers: int, source: Path | None = None, ex
     return server
 
 
-def start_hello(workers: int) -> Server:
-    command = [sys.executable, "-m", "bench.hello", "--port", "0", "--workers", str(workers)]
-    server = _spawn("hello", command, port=None)
-    wait_ready(server, "/")
+def _start_module(name: str, module: str, ready_path: str, *args: str) -> Server:
+    """``python -m module --port 0 ...``, ready once ``ready_path`` answers."""
+    server = _spawn(name, [sys.executable, "-m", module, "--port", "0", *args], port=None)
+    wait_ready(server, ready_path)
     return server
+
+
+def start_hello(workers: int) -> Server:
+    return _start_module("hello", "bench.hello", "/", "--workers", str(workers))
 
 
 def start_protocol_hello() -> Server:
-    server = _spawn("protocol_hello", [sys.executable, "-m", "bench.protocol_hello", "--port", "0"], port=None)
-    wait_ready(server, "/")
-    return server
+    return _start_module("protocol_hello", "bench.protocol_hello", "/")
 
 
 def start_floor(instances: int) -> Server:
-    command = [sys.executable, "-m", "bench.floor", "--port", "0", "--instances", str(instances)]
-    server = _spawn("floor", command, port=None)
-    wait_ready(server, "/_floor/reset")
-    return server
+    return _start_module("floor", "bench.floor", "/_floor/reset", "--instances", str(instances))
 
 
 def start_moto(moto_server: Path) -> Server:

@@ -453,15 +453,8 @@ class Console:
                     now = self.clock.wall()
                     allowed = stored_faults.take_token(tx, key_id, LOGIN_BUCKET, now, refill, LOGIN_ATTEMPTS)
         if not allowed:
-            await asyncio.sleep(LOGIN_FAILURE_DELAY)
-            response = self._render(
-                "login.html",
-                429,
-                csrf=self.keys.csrf_token(session),
-                nav=None,
-                flash=None,
-                error="Too many login attempts with this AccessKey ID: try again in a few minutes.",
-            )
+            error = "Too many login attempts with this AccessKey ID: try again in a few minutes."
+            response = await self._login_refused(session, 429, error)
             response.headers.append((b"retry-after", str(int(LOGIN_REFILL_SECONDS)).encode()))
             return response
         good = (
@@ -471,19 +464,16 @@ class Console:
             and hmac.compare_digest(key.secret.encode(), secret.encode())
         )
         if not good or key is None:
-            await asyncio.sleep(LOGIN_FAILURE_DELAY)
-            return self._render(
-                "login.html",
-                401,
-                csrf=self.keys.csrf_token(session),
-                nav=None,
-                flash=None,
-                error="The AccessKey ID or secret is wrong, or the key is not an active root AccessKey of an account.",
-            )
+            error = "The AccessKey ID or secret is wrong, or the key is not an active root AccessKey of an account."
+            return await self._login_refused(session, 401, error)
         issued = self.keys.issue(LOGIN, key.account_id, key.access_key_id)
         response = self._redirect(scope, "")
         response.headers.append((b"set-cookie", cookie_header(issued, secure=self._secure(scope))))
         return response
+
+    async def _login_refused(self, session: Session, status: int, error: str) -> Response:
+        await asyncio.sleep(LOGIN_FAILURE_DELAY)
+        return self._render("login.html", status, csrf=self.keys.csrf_token(session), nav=None, flash=None, error=error)
 
     # --- actions ------------------------------------------------------------------------------
 
